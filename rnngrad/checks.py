@@ -1,0 +1,79 @@
+"""Argument checks for the engine's public functions.
+
+Every failure is a ValueError that names the argument, what was expected and what was
+given, so that no bare NumPy error (an IndexError from a bad id, a matmul shape mismatch)
+ever escapes the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+ACTIVATIONS = ("tanh", "sigmoid")
+LOSSES = ("cross_entropy", "mse")
+LOSS_AT = ("all", "last")
+DTYPES = ("float64", "float32")
+
+
+def choice(name: str, value: object, allowed: Collection[str]) -> str:
+    """Return `value` if it is one of `allowed`, else raise naming `name`."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def positive_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"{name}: expected a positive number; got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive finite number; got {value!r}")
+    return float(value)
+
+
+def as_array(name: str, value: object) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged lists and the like
+        raise ValueError(f"{name}: expected an array; got {type(value).__name__} ({err})") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: expected an int or float array; got dtype {array.dtype}")
+    return array
+
+
+def shape_str(shape: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def expect_shape(name: str, array: np.ndarray, expected: tuple, what: str) -> None:
+    """`expected` may hold None for a free dimension (at least 1)."""
+    ok = array.ndim == len(expected) and all(
+        (e is None and d >= 1) or d == e for d, e in zip(array.shape, expected, strict=True)
+    )
+    if not ok:
+        want = shape_str(tuple("?" if e is None else e for e in expected))
+        raise ValueError(
+            f"{name}: expected {what} of shape {want}; got shape {shape_str(array.shape)}"
+        )
+
+
+def expect_finite(name: str, array: np.ndarray) -> None:
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name}: expected finite values; got {array[tuple(bad)]} at index {tuple(bad.tolist())}"
+        )
+
+
+def expect_ids(name: str, ids: np.ndarray, upper: int) -> None:
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= upper:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}: expected ids in [0, {upper}); got {bad}")

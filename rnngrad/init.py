@@ -1,0 +1,66 @@
+"""Initial parameters of the RNN.
+
+Defaults (all drawn from one np.random.Generator, in the order W_e, W_r, W_u):
+
+    W_e (H, D)  N(0, 1/D)        a one-hot input drives each unit with variance 1/D
+    W_r (H, H)  see RECURRENT_INITS, default "spectral_radius" with scale 1.0
+    b   (H,)    0
+    W_u (C, H)  N(0, 1/H)        scores start with variance ≈ mean h²  (≤ 1)
+    c   (C,)    0
+
+The recurrent matrix decides whether gradients vanish (Pascanu et al. 2013: with
+γ = 1 for tanh and 1/4 for sigmoid, σ_max(W_r) < 1/γ is sufficient for vanishing),
+so its scale is explicit and can be set by spectral radius or by largest singular value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RECURRENT_INITS = {
+    "spectral_radius": "N(0, 1/H) entries, rescaled so that ρ(W_r) = scale",
+    "singular_value": "N(0, 1/H) entries, rescaled so that σ_max(W_r) = scale",
+    "orthogonal": "scale · Q, Q a Haar-random orthogonal matrix (every singular value = scale)",
+    "identity": "scale · I (IRNN, Le et al. 2015; use with relu-free tanh/sigmoid at your risk)",
+}
+
+
+def spectral_radius(w: np.ndarray) -> float:
+    """ρ(W) = max |eigenvalue|."""
+    return float(np.abs(np.linalg.eigvals(w)).max())
+
+
+def sigma_max(w: np.ndarray) -> float:
+    """Largest singular value σ_max(W) = ‖W‖₂."""
+    return float(np.linalg.norm(w, 2))
+
+
+def recurrent_matrix(h: int, kind: str, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """W_r (h, h) in float64, by one of RECURRENT_INITS."""
+    if kind == "identity":
+        return scale * np.eye(h)
+    g = rng.standard_normal((h, h))
+    if kind == "orthogonal":
+        q, r = np.linalg.qr(g)
+        return scale * q * np.sign(np.diag(r))  # sign fix makes Q Haar-distributed
+    w = g / np.sqrt(h)
+    measured = spectral_radius(w) if kind == "spectral_radius" else sigma_max(w)
+    return w * (scale / measured)
+
+
+def init_params(
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    rng: np.random.Generator,
+    recurrent_init: str = "spectral_radius",
+    recurrent_scale: float = 1.0,
+    dtype: str = "float64",
+) -> dict[str, np.ndarray]:
+    """A fresh parameter dict {W_e, W_r, b, W_u, c} (see the module docstring)."""
+    d, h, c = input_size, hidden_size, output_size
+    w_e = rng.standard_normal((h, d)) / np.sqrt(d)
+    w_r = recurrent_matrix(h, recurrent_init, recurrent_scale, rng)
+    w_u = rng.standard_normal((c, h)) / np.sqrt(h)
+    params = {"W_e": w_e, "W_r": w_r, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
+    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}

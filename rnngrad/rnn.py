@@ -1,0 +1,340 @@
+"""A vanilla RNN and its backpropagation through time, derived by hand (docs/derivations.md).
+
+For t = 1..T, with h_0 = 0 and f = tanh or the logistic sigmoid:
+
+    a_t = W_e x_t + W_r h_{t-1} + b          (1)
+    h_t = f(a_t)                  plain      (2)
+    h_t = f(a_t) + h_{t-1}        skip       (2')
+    s_t = W_u h_t + c                        (3)
+
+Loss of example b: J_b = Σ_{t∈S} ℓ(s_{t,b}, y_{t,b}), S = every step ("all") or {T} ("last");
+the batch objective is J = (1/B) Σ_b J_b.
+
+Arrays are time-major and batched, vectors are rows: inputs (T, B) ids or (T, B, D),
+pre-activations a (T, B, H), states h (T+1, B, H) with h[0] = h_0, scores (T, B, C).
+So W x for a column vector x is written x @ W.T here. Only the recurrence runs step by
+step; every other product is one matrix multiplication over all steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import checks
+from .functional import activate, activation_grad, cross_entropy, norms, squared_error
+from .init import RECURRENT_INITS, init_params
+
+PARAM_NAMES = ("W_e", "W_r", "b", "W_u", "c")
+
+
+@dataclass
+class Workspace:
+    """The large arrays of one forward and backward pass, for one (T, B, H, dtype).
+
+    Training calls the engine thousands of times on batches of one shape; reusing these
+    arrays instead of allocating (and page-faulting) them afresh saves a tenth of the time.
+    """
+
+    a: np.ndarray  # (T, B, H) pre-activations a_1..a_T
+    h: np.ndarray  # (T+1, B, H) states h_0..h_T
+    dh: np.ndarray  # (T, B, H) ∂J/∂h_t
+    da: np.ndarray  # (T, B, H) f'(a_t), then da_t = ∂J/∂a_t
+
+    @classmethod
+    def new(cls, steps: int, batch: int, hidden: int, dtype) -> Workspace:
+        shape = (steps, batch, hidden)
+        h = np.empty((steps + 1, batch, hidden), dtype=dtype)
+        return cls(np.empty(shape, dtype), h, np.empty(shape, dtype), np.empty(shape, dtype))
+
+    def fits(self, steps: int, batch: int, hidden: int, dtype) -> bool:
+        return self.a.shape == (steps, batch, hidden) and self.a.dtype == dtype
+
+
+@dataclass
+class Trace:
+    """What the forward pass keeps for the backward pass."""
+
+    inputs: np.ndarray  # (T, B) int ids or (T, B, D) floats
+    a: np.ndarray  # (T, B, H) pre-activations a_1..a_T
+    h: np.ndarray  # (T+1, B, H) states h_0..h_T
+
+
+@dataclass
+class LossAndGrads:
+    """Result of RNN.loss_and_grads.
+
+    loss:     J = (1/B) Σ_b J_b
+    grads:    ∂J/∂θ for θ in W_e, W_r, b, W_u, c (same shapes as the parameters)
+    dh_norms: (T,) float64, dh_norms[t-1] = (1/B) Σ_b ‖∂J_b/∂h_{t,b}‖₂, the total derivative
+              through every later step (and the skip path); 0 only where it underflows float64
+    scores:   s, (T, B, C) with loss_at="all" or (B, C) with "last"
+    """
+
+    loss: float
+    grads: dict[str, np.ndarray]
+    dh_norms: np.ndarray
+    scores: np.ndarray
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    inputs: np.ndarray,
+    activation: str,
+    skip: bool,
+    h_shift: np.ndarray | None = None,
+    ws: Workspace | None = None,
+) -> Trace:
+    """Run (1)-(2) over all steps. `h_shift` (T, B, H), if given, is added to each h_t as
+    soon as it is computed: the derivative of J in that shift is ∂J/∂h_t."""
+    w_e, w_r, b = params["W_e"], params["W_r"], params["b"]
+    steps, batch = inputs.shape[:2]
+    hidden = w_r.shape[0]
+    if ws is None:
+        ws = Workspace.new(steps, batch, hidden, w_r.dtype)
+    a, h = ws.a, ws.h  # (T, B, H), (T+1, B, H)
+    if inputs.ndim == 2:  # one-hot x_t: W_e x_t is column x_t of W_e (ids already checked)
+        np.take(np.ascontiguousarray(w_e.T), inputs, axis=0, out=a, mode="clip")
+    else:
+        np.matmul(inputs.reshape(-1, w_e.shape[1]), w_e.T, out=a.reshape(-1, hidden))
+    a += b  # a_t = W_e x_t + b, all steps at once; W_r h_{t-1} is added below
+    h[0] = 0.0
+    w_r_t = np.ascontiguousarray(w_r.T)  # h @ W_rᵀ without a transposed operand: ~8 % faster
+    rec = np.empty_like(h[0])  # (B, H)
+    for t in range(1, steps + 1):
+        if t > 1:  # h_0 = 0 contributes nothing
+            np.matmul(h[t - 1], w_r_t, out=rec)
+            a[t - 1] += rec  # (1)
+        activate(a[t - 1], activation, out=h[t])  # (2)
+        if skip:
+            h[t] += h[t - 1]  # (2')
+        if h_shift is not None:
+            h[t] += h_shift[t - 1]
+    return Trace(inputs=inputs, a=a, h=h)
+
+
+def output_scores(params: dict[str, np.ndarray], trace: Trace, loss_at: str) -> np.ndarray:
+    """(3): s_t = W_u h_t + c for every step (T, B, C), or for the last one (B, C)."""
+    w_u, c = params["W_u"], params["c"]
+    if loss_at == "last":
+        return trace.h[-1] @ w_u.T + c
+    steps, batch, hidden = trace.a.shape
+    s = trace.h[1:].reshape(-1, hidden) @ w_u.T  # one (T·B, H) x (H, C) product
+    s += c
+    return s.reshape(steps, batch, -1)
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    trace: Trace,
+    ds: np.ndarray,
+    activation: str,
+    skip: bool,
+    ws: Workspace | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """BPTT for the objective Σ_b J_b, given ds = ∂(Σ_b J_b)/∂s ((T, B, C) or (B, C)).
+
+    Returns the parameter gradients and dh (T, B, H), dh[t-1] = ∂(Σ_b J_b)/∂h_t, whose row b
+    is ∂J_b/∂h_{t,b}. The recurrence (docs/derivations.md, §4-§5):
+
+        ∂J/∂h_t     = W_uᵀ ∂ℓ_t/∂s_t  [t ∈ S]  +  W_rᵀ da_{t+1}  [+ ∂J/∂h_{t+1} with skip]
+        da_t        = f'(a_t) ∘ ∂J/∂h_t
+    """
+    w_r, w_u = params["W_r"], params["W_u"]
+    a, h = trace.a, trace.h
+    steps, batch, hidden = a.shape
+    if ws is None:
+        ws = Workspace.new(steps, batch, hidden, a.dtype)
+    dh = ws.dh  # (T, B, H)
+    grads = {}
+    if ds.ndim == 3:  # loss at every step
+        ds2 = ds.reshape(-1, ds.shape[-1])  # (T·B, C)
+        grads["W_u"] = ds2.T @ h[1:].reshape(-1, hidden)  # Σ_t ds_t h_tᵀ
+        grads["c"] = ds2.sum(axis=0)
+        np.matmul(ds2, w_u, out=dh.reshape(-1, hidden))  # the local terms W_uᵀ ds_t
+    else:  # loss at step T only
+        grads["W_u"] = ds.T @ h[-1]
+        grads["c"] = ds.sum(axis=0)
+        np.matmul(ds, w_u, out=dh[-1])
+    da = activation_grad(a, activation, out=ws.da)  # (T, B, H) f'(a_t), made da_t in place
+    rec = np.empty_like(h[0])  # (B, H)
+    for t in range(steps, 0, -1):
+        np.multiply(dh[t - 1], da[t - 1], out=da[t - 1])  # da_t = f'(a_t) ∘ ∂J/∂h_t
+        if t == 1:
+            break
+        if ds.ndim == 3:
+            np.matmul(da[t - 1], w_r, out=rec)
+            dh[t - 2] += rec  # ∂J/∂h_{t-1} = local + W_rᵀ da_t
+        else:
+            np.matmul(da[t - 1], w_r, out=dh[t - 2])  # ∂J/∂h_{t-1} = W_rᵀ da_t
+        if skip:
+            dh[t - 2] += dh[t - 1]  # ... + ∂J/∂h_t through h_t = f(a_t) + h_{t-1}
+    # Σ_t da_t h_{t-1}ᵀ; the t = 1 term has h_0 = 0
+    grads["W_r"] = da[1:].reshape(-1, hidden).T @ h[1:-1].reshape(-1, hidden)
+    grads["b"] = da.sum(axis=(0, 1))
+    grads["W_e"] = input_weight_grad(trace.inputs, da, params["W_e"].shape[1])
+    return {name: grads[name] for name in PARAM_NAMES}, dh
+
+
+def input_weight_grad(inputs: np.ndarray, da: np.ndarray, input_size: int) -> np.ndarray:
+    """∂/∂W_e = Σ_t da_t x_tᵀ; for one-hot x_t, column x_t collects da_t."""
+    hidden = da.shape[-1]
+    if inputs.ndim == 3:
+        return da.reshape(-1, hidden).T @ inputs.reshape(-1, input_size)
+    onehot = np.zeros((input_size, inputs.size), dtype=da.dtype)  # (D, T·B)
+    onehot[inputs.ravel(), np.arange(inputs.size)] = 1.0
+    return (onehot @ da.reshape(-1, hidden)).T
+
+
+class RNN:
+    """Vanilla RNN with hand-derived BPTT and per-step gradient norms.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : D, H, C.
+    activation : "tanh" or "sigmoid".
+    skip : use h_t = f(a_t) + h_{t-1} instead of h_t = f(a_t).
+    seed : int or np.random.Generator for the initial parameters.
+    dtype : "float64" (default: profiles reach 1e-30 and below) or "float32" (speed).
+    recurrent_init, recurrent_scale : how W_r is drawn, see rnngrad.init.RECURRENT_INITS.
+
+    `params` is a plain dict {W_e (H, D), W_r (H, H), b (H,), W_u (C, H), c (C,)}; its
+    arrays may be modified or replaced between calls.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        activation: str = "tanh",
+        skip: bool = False,
+        seed: int | np.random.Generator = 0,
+        dtype: str = "float64",
+        recurrent_init: str = "spectral_radius",
+        recurrent_scale: float = 1.0,
+    ) -> None:
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.output_size = checks.positive_int("output_size", output_size)
+        self.activation = checks.choice("activation", activation, checks.ACTIVATIONS)
+        if not isinstance(skip, bool | np.bool_):
+            raise ValueError(f"skip: expected True or False; got {skip!r}")
+        self.skip = bool(skip)
+        self.dtype = checks.choice("dtype", dtype, checks.DTYPES)
+        checks.choice("recurrent_init", recurrent_init, tuple(RECURRENT_INITS))
+        scale = checks.positive_float("recurrent_scale", recurrent_scale)
+        self.params = init_params(
+            self.input_size,
+            self.hidden_size,
+            self.output_size,
+            _generator(seed),
+            recurrent_init,
+            scale,
+            self.dtype,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RNN(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"output_size={self.output_size}, activation={self.activation!r}, "
+            f"skip={self.skip}, dtype={self.dtype!r})"
+        )
+
+    def loss_and_grads(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        loss: str = "cross_entropy",
+        loss_at: str = "all",
+    ) -> LossAndGrads:
+        """J, ∂J/∂θ and the per-step profile (1/B) Σ_b ‖∂J_b/∂h_{t,b}‖ for one batch.
+
+        inputs  : int (T, B) ids in [0, D), or float (T, B, D).
+        targets : cross_entropy: int ids in [0, C), (T, B) for loss_at="all", (B,) for "last";
+                  mse: float (T, B, C) or (B, C).
+        """
+        params, x, y = self._checked(inputs, targets, loss, loss_at)
+        ws = self._workspace(x.shape[0], x.shape[1])
+        trace = forward(params, x, self.activation, self.skip, ws=ws)
+        s = output_scores(params, trace, loss_at)
+        total, ds = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+        grads, dh = backward(params, trace, ds, self.activation, self.skip, ws=ws)
+        batch = x.shape[1]
+        for g in grads.values():
+            g /= batch  # J = (1/B) Σ_b J_b
+        dh_norms = norms(dh).mean(axis=1, dtype=np.float64)  # (T,)
+        return LossAndGrads(loss=total / batch, grads=grads, dh_norms=dh_norms, scores=s)
+
+    def scores(self, inputs: np.ndarray, loss_at: str = "all") -> np.ndarray:
+        """Output scores s: (T, B, C) for every step, or (B, C) for the last one."""
+        checks.choice("loss_at", loss_at, checks.LOSS_AT)
+        params = self._checked_params()
+        x = self._checked_inputs(inputs)
+        trace = forward(params, x, self.activation, self.skip, ws=self._workspace(*x.shape[:2]))
+        return output_scores(params, trace, loss_at)
+
+    def _workspace(self, steps: int, batch: int) -> Workspace:
+        """Scratch arrays for this batch shape; one shape is kept, the last one used."""
+        ws = getattr(self, "_ws", None)
+        if ws is None or not ws.fits(steps, batch, self.hidden_size, np.dtype(self.dtype)):
+            ws = self._ws = Workspace.new(steps, batch, self.hidden_size, self.dtype)
+        return ws
+
+    # -- argument checks -------------------------------------------------------------------
+
+    def _checked(self, inputs, targets, loss, loss_at):
+        checks.choice("loss", loss, checks.LOSSES)
+        checks.choice("loss_at", loss_at, checks.LOSS_AT)
+        params = self._checked_params()
+        x = self._checked_inputs(inputs)
+        return params, x, self._checked_targets(targets, x.shape[:2], loss, loss_at)
+
+    def _checked_params(self) -> dict[str, np.ndarray]:
+        d, h, c = self.input_size, self.hidden_size, self.output_size
+        shapes = {"W_e": (h, d), "W_r": (h, h), "b": (h,), "W_u": (c, h), "c": (c,)}
+        if not isinstance(self.params, dict) or set(self.params) != set(PARAM_NAMES):
+            got = sorted(self.params) if isinstance(self.params, dict) else type(self.params)
+            raise ValueError(f"params: expected a dict with keys {list(PARAM_NAMES)}; got {got}")
+        out = {}
+        for name, shape in shapes.items():
+            p = checks.as_array(f"params[{name!r}]", self.params[name])
+            checks.expect_shape(f"params[{name!r}]", p, shape, "an array")
+            out[name] = p.astype(self.dtype, copy=False)
+        return out
+
+    def _checked_inputs(self, inputs) -> np.ndarray:
+        x = checks.as_array("inputs", inputs)
+        if x.dtype.kind in "iu":
+            checks.expect_shape("inputs", x, (None, None), "int token ids (T, B)")
+            checks.expect_ids("inputs", x, self.input_size)
+            return x.astype(np.intp, copy=False)
+        checks.expect_shape("inputs", x, (None, None, self.input_size), "floats (T, B, D)")
+        checks.expect_finite("inputs", x)
+        return x.astype(self.dtype, copy=False)
+
+    def _checked_targets(self, targets, tb: tuple[int, int], loss: str, loss_at: str):
+        y = checks.as_array("targets", targets)
+        lead = tb if loss_at == "all" else tb[1:]
+        if loss == "cross_entropy":
+            if y.dtype.kind not in "iu":
+                raise ValueError(
+                    f"targets: expected int class ids for loss='cross_entropy'; got dtype {y.dtype}"
+                )
+            checks.expect_shape("targets", y, lead, f"class ids (loss_at={loss_at!r})")
+            checks.expect_ids("targets", y, self.output_size)
+            return y.astype(np.intp, copy=False)
+        checks.expect_shape(
+            "targets", y, (*lead, self.output_size), f"floats (loss_at={loss_at!r})"
+        )
+        checks.expect_finite("targets", y)
+        return y.astype(self.dtype, copy=False)
+
+
+def _generator(seed: int | np.random.Generator) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: expected an int >= 0 or a np.random.Generator; got {seed!r}")
+    return np.random.default_rng(int(seed))

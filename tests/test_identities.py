@@ -1,0 +1,119 @@
+"""Each identity the seed notes derive (../shared/seeds/), checked on its own.
+
+- softmax–cross-entropy: ∂(-log p_y)/∂s = p - onehot(y)               (seeds 000-004)
+- Lemma 1 (seed 001): v = f(W h) ⇒ dh = Wᵀ(f'(Wh) ∘ dv), dW = (f'(Wh) ∘ dv) hᵀ
+- tanh' = 1 - tanh², σ' = σ - σ²                                       (seeds 000, 001, 003)
+- the backward recurrence ∂J/∂h_{t-1} = W_rᵀ diag(f'(a_t)) ∂J/∂h_t, and with the skip
+  connection (W_rᵀ diag(f'(a_t)) + I) ∂J/∂h_t                          (seed 003)
+
+Run: .venv/bin/pytest tests/test_identities.py
+"""
+
+import numpy as np
+import pytest
+
+from rnngrad import RNN
+from rnngrad.functional import activate, activation_grad, cross_entropy, squared_error
+from rnngrad.rnn import backward, forward, output_scores
+
+
+def central_diff(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        plus = f(x)
+        x[i] = old - eps
+        g[i] = (plus - f(x)) / (2 * eps)
+        x[i] = old
+    return g
+
+
+def test_softmax_cross_entropy_gradient_is_p_minus_y():
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal((5, 7)) * 3
+    y = rng.integers(0, 7, size=5)
+    _, ds = cross_entropy(s, y)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    onehot = np.eye(7)[y]
+    np.testing.assert_allclose(ds, p - onehot, rtol=1e-12, atol=1e-15)
+    num = central_diff(lambda z: cross_entropy(z, y)[0], s)
+    np.testing.assert_allclose(num, p - onehot, rtol=1e-6, atol=1e-9)
+
+
+def test_cross_entropy_is_stable_for_large_scores():
+    s = np.array([[1000.0, 0.0, -1000.0]])
+    loss, ds = cross_entropy(s, np.array([1]))
+    assert loss == pytest.approx(1000.0)
+    np.testing.assert_allclose(ds, [[1.0, -1.0, 0.0]], atol=1e-300)
+
+
+def test_squared_error_gradient():
+    rng = np.random.default_rng(1)
+    s, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    loss, ds = squared_error(s, y)
+    assert loss == pytest.approx(((s - y) ** 2).sum())
+    np.testing.assert_allclose(ds, 2 * (s - y))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_lemma_1(activation):
+    """v = f(W h) with ℓ = ⟨g, v⟩ (so dv = g): dh = Wᵀ(f'(Wh) ∘ dv), dW = (f'(Wh) ∘ dv) hᵀ."""
+    rng = np.random.default_rng(2)
+    w, h, dv = rng.standard_normal((5, 4)), rng.standard_normal(4), rng.standard_normal(5)
+
+    def ell(w_, h_):
+        return float(dv @ activate(w_ @ h_, activation, out=np.empty(5)))
+
+    fp = activation_grad(w @ h, activation)
+    np.testing.assert_allclose(
+        central_diff(lambda z: ell(w, z), h.copy()), w.T @ (fp * dv), rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        central_diff(lambda z: ell(z, h), w.copy()), np.outer(fp * dv, h), rtol=1e-7, atol=1e-10
+    )
+
+
+def test_activation_derivative_identities():
+    a = np.linspace(-8, 8, 161)
+    th = np.tanh(a)
+    sg = 1 / (1 + np.exp(-a))
+    np.testing.assert_allclose(activation_grad(a, "tanh"), 1 - th**2, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(activation_grad(a, "sigmoid"), sg - sg**2, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(activate(a, "sigmoid", out=np.empty_like(a)), sg, rtol=1e-15)
+    eps = 1e-6
+    for act in ("tanh", "sigmoid"):  # element-wise, so one vectorised central difference
+        f_plus = activate(a + eps, act, out=np.empty_like(a))
+        f_minus = activate(a - eps, act, out=np.empty_like(a))
+        num = (f_plus - f_minus) / (2 * eps)
+        np.testing.assert_allclose(
+            activation_grad(a, act), num, rtol=1e-7, atol=1e-9
+        )  # FD roundoff
+
+
+def test_saturated_units_keep_their_derivative():
+    """1 - tanh² rounds to exactly 0 at |a| = 30; the true value is 4e^{-60} ≈ 3.5e-26."""
+    a = np.array([30.0, -30.0])
+    assert np.all(1 - np.tanh(a) ** 2 == 0.0)
+    np.testing.assert_allclose(activation_grad(a, "tanh"), 4 * np.exp(-60), rtol=1e-12)
+    np.testing.assert_allclose(activation_grad(a, "sigmoid"), np.exp(-30), rtol=1e-12)
+    assert np.all(activation_grad(np.array([800.0, -800.0]), "tanh") == 0.0)  # no warning, no NaN
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("skip", [False, True])
+def test_backward_recurrence(activation, skip):
+    """With the loss at the last step only, consecutive ∂J/∂h_t obey seed 003's recurrence."""
+    rnn = RNN(3, 6, 2, activation=activation, skip=skip, seed=4, recurrent_scale=1.5)
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(0, 3, size=(7, 2)), rng.integers(0, 2, size=2)
+    trace = forward(rnn.params, x, activation, skip)
+    _, ds = cross_entropy(output_scores(rnn.params, trace, "last"), y)
+    _, dh = backward(rnn.params, trace, ds, activation, skip)
+    w_r = rnn.params["W_r"]
+    for t in range(7, 1, -1):  # 1-based t; dh[t-1] = ∂J/∂h_t
+        for b in range(2):
+            jac_t = w_r.T @ np.diag(activation_grad(trace.a[t - 1, b], activation))
+            if skip:
+                jac_t = jac_t + np.eye(6)
+            np.testing.assert_allclose(dh[t - 2, b], jac_t @ dh[t - 1, b], rtol=1e-12, atol=1e-15)

@@ -1,0 +1,65 @@
+"""Initialisation of W_r (each documented scheme hits its scale) and the optimiser helpers:
+global-norm clipping as in Pascanu et al. 2013, and plain SGD.
+
+Run: .venv/bin/pytest tests/test_init_optim.py
+"""
+
+import numpy as np
+import pytest
+
+from rnngrad import RNN, clip_grad_norm, global_norm, sgd_step, sigma_max, spectral_radius
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 4.0])
+def test_recurrent_inits_hit_their_scale(scale):
+    def w_r(kind):
+        return RNN(3, 32, 2, recurrent_init=kind, recurrent_scale=scale, seed=1).params["W_r"]
+
+    assert spectral_radius(w_r("spectral_radius")) == pytest.approx(scale, rel=1e-10)
+    assert sigma_max(w_r("singular_value")) == pytest.approx(scale, rel=1e-10)
+    q = w_r("orthogonal")
+    np.testing.assert_allclose(q.T @ q, scale**2 * np.eye(32), atol=1e-12)
+    np.testing.assert_array_equal(w_r("identity"), scale * np.eye(32))
+
+
+def test_default_init_is_documented():
+    rnn = RNN(4, 64, 3, seed=0)
+    assert spectral_radius(rnn.params["W_r"]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(rnn.params["b"], 0.0)
+    np.testing.assert_array_equal(rnn.params["c"], 0.0)
+    assert np.std(rnn.params["W_e"]) == pytest.approx(1 / np.sqrt(4), rel=0.15)
+    assert np.std(rnn.params["W_u"]) == pytest.approx(1 / np.sqrt(64), rel=0.15)
+
+
+def test_global_norm_is_overflow_and_underflow_safe():
+    assert global_norm({"a": np.array([3.0]), "b": np.array([[4.0]])}) == pytest.approx(5.0)
+    assert global_norm({"a": np.array([3e200]), "b": np.array([4e200])}) == pytest.approx(5e200)
+    assert global_norm({"a": np.array([3e-200]), "b": np.array([4e-200])}) == pytest.approx(5e-200)
+
+
+def test_clip_grad_norm_rescales_only_above_threshold():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    assert clip_grad_norm(grads, 10.0) == pytest.approx(5.0)
+    np.testing.assert_array_equal(grads["a"], [3.0, 0.0])  # below θ: untouched
+    assert clip_grad_norm(grads, 1.0) == pytest.approx(5.0)  # returns the norm before
+    assert global_norm(grads) == pytest.approx(1.0)
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0])  # direction kept
+    nan = {"a": np.array([np.nan])}
+    assert np.isnan(clip_grad_norm(nan, 1.0))
+    with pytest.raises(ValueError, match="max_norm: expected a positive finite number; got -1"):
+        clip_grad_norm(grads, -1)
+
+
+def test_sgd_step_lowers_the_loss_and_checks_its_arguments():
+    rnn = RNN(4, 16, 4, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 4, size=(10, 8)), rng.integers(0, 4, size=(10, 8))
+    first = rnn.loss_and_grads(x, y)
+    w_r = rnn.params["W_r"].copy()
+    sgd_step(rnn.params, first.grads, lr=0.1)
+    np.testing.assert_allclose(rnn.params["W_r"], w_r - 0.1 * first.grads["W_r"])
+    assert rnn.loss_and_grads(x, y).loss < first.loss
+    with pytest.raises(ValueError, match="lr: expected a positive finite number; got 0"):
+        sgd_step(rnn.params, first.grads, lr=0)
+    with pytest.raises(ValueError, match="grads: expected the keys of params"):
+        sgd_step(rnn.params, {"W_r": first.grads["W_r"]}, lr=0.1)
