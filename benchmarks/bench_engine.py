@@ -3,7 +3,8 @@
 For each (B, H, T), with D = C = 32, token inputs and cross-entropy at every step, on one
 BLAS thread, it prints the median time of RNN.loss_and_grads, the GFLOP/s it achieves, that
 as a fraction of this machine's single-thread float64 GEMM throughput (measured in this run:
-the physical limit), and the speed-up over PyTorch's CPU nn.RNN doing the same work
+the physical limit), the time of its matrix products alone on this BLAS (the floor for any
+NumPy implementation of the same products) and how close the engine comes to it, and the speed-up over PyTorch's CPU nn.RNN doing the same work
 (float64, one thread, forward+backward, same loss) when torch is importable.
 
 FLOPs counted are those of the matrix products the engine performs:
@@ -46,14 +47,15 @@ def seconds_per_call(fn, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def gemm_peak(repeats: int) -> float:
-    """Single-thread float64 GEMM throughput (GFLOP/s): median over square 1024 products."""
+GEMM_N = 1024
+
+
+def gemm_call():
+    """One square float64 product: its throughput is the machine's single-thread limit."""
     rng = np.random.default_rng(0)
-    n = 1024
-    a, b, out = rng.standard_normal((n, n)), rng.standard_normal((n, n)), np.empty((n, n))
-    np.matmul(a, b, out=out)
-    times = [seconds_per_call(lambda: np.matmul(a, b, out=out), 3) for _ in range(repeats)]
-    return 2 * n**3 / statistics.median(times) / 1e9
+    a, b = rng.standard_normal((GEMM_N, GEMM_N)), rng.standard_normal((GEMM_N, GEMM_N))
+    out = np.empty((GEMM_N, GEMM_N))
+    return lambda: np.matmul(a, b, out=out)
 
 
 def engine_call(batch: int, hidden: int, steps: int):
@@ -62,6 +64,31 @@ def engine_call(batch: int, hidden: int, steps: int):
     x = rng.integers(0, D, size=(steps, batch))
     y = rng.integers(0, C, size=(steps, batch))
     return lambda: rnn.loss_and_grads(x, y, loss="cross_entropy", loss_at="all")
+
+
+def matmul_floor_call(batch: int, hidden: int, steps: int):
+    """Only the engine's matrix products, same shapes and order, nothing between them: the
+    time a NumPy implementation of this model cannot go below on this BLAS."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((hidden, hidden))
+    hs = rng.standard_normal((steps + 1, batch, hidden))  # (T+1, B, H)
+    g = rng.standard_normal((steps * batch, C))  # (T·B, C)
+    w_u, oh = rng.standard_normal((C, hidden)), rng.standard_normal((D, steps * batch))
+    out = np.empty((batch, hidden))
+    flat = hs[1:].reshape(-1, hidden)
+
+    def call():
+        for t in range(1, steps):
+            np.matmul(hs[t], w, out=out)  # recurrence, forward
+        flat @ w_u.T  # scores
+        g.T @ flat  # dJ/dW_u
+        g @ w_u  # dJ/dh from the scores
+        for t in range(steps - 1, 0, -1):
+            np.matmul(hs[t], w, out=out)  # recurrence, backward
+        flat[batch:].T @ hs[1:-1].reshape(-1, hidden)  # dJ/dW_r
+        oh @ flat  # dJ/dW_e
+
+    return call
 
 
 def torch_call(batch: int, hidden: int, steps: int):
@@ -97,19 +124,33 @@ def torch_available() -> str | None:
     return torch.__version__
 
 
-def measure(size, repeats: int, with_torch: bool, budget: float = 0.15):
-    """Interleaved medians (seconds per call) for the engine and, if asked, torch."""
-    fns = {"engine": engine_call(*size)}
+def measure(size, repeats: int, with_torch: bool, budget: float = 0.2) -> dict:
+    """Interleaved rounds: in each, every contender runs for ~budget seconds, back to back.
+
+    Ratios (fraction of GEMM throughput, of the floor, speed-up) are taken within a round,
+    so that a slow spell of the machine hits both sides, and the medians over rounds are
+    returned with the median times.
+    """
+    fns = {"gemm": gemm_call(), "engine": engine_call(*size), "floor": matmul_floor_call(*size)}
     if with_torch:
         fns["torch"] = torch_call(*size)
     calls = {}
     for name, fn in fns.items():  # warm up and pick a call count worth ~budget seconds
         calls[name] = max(1, int(budget / max(seconds_per_call(fn, 2), 1e-6)))
-    samples = {name: [] for name in fns}
+    rounds = []
     for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(seconds_per_call(fn, calls[name]))
-    return {name: statistics.median(s) for name, s in samples.items()}
+        rounds.append({name: seconds_per_call(fn, calls[name]) for name, fn in fns.items()})
+    flops = engine_flops(*size)
+    result = {name: statistics.median(r[name] for r in rounds) for name in fns}
+    result["gflops"] = flops / result["engine"] / 1e9
+    result["peak"] = statistics.median(2 * GEMM_N**3 / r["gemm"] / 1e9 for r in rounds)
+    result["of_gemm"] = statistics.median(
+        (flops / r["engine"]) / (2 * GEMM_N**3 / r["gemm"]) for r in rounds
+    )
+    result["of_floor"] = statistics.median(r["floor"] / r["engine"] for r in rounds)
+    if with_torch:
+        result["speedup"] = statistics.median(r["torch"] / r["engine"] for r in rounds)
+    return result
 
 
 def blas_description() -> str:
@@ -139,22 +180,25 @@ def main() -> None:
             print(f"PyTorch {torch_version} found: comparing against nn.RNN, 1 thread")
         else:
             print("PyTorch not importable: no comparison (pip install torch to add one)")
-        peak = gemm_peak(repeats)
-        print(f"single-thread float64 GEMM (1024³): {peak:.1f} GFLOP/s\n")
-        header = f"{'B':>4} {'H':>4} {'T':>5} | {'ms/call':>8} {'GFLOP/s':>8} {'of GEMM':>8}"
+        header = f"{'B':>4} {'H':>4} {'T':>5} | {'ms/call':>8} {'GFLOP/s':>8} "
+        header += f"{'GEMM GF/s':>9} {'of GEMM':>8} | {'floor ms':>8} {'of floor':>8}"
         if torch_version:
             header += f" | {'torch ms':>8} {'speed-up':>8}"
         print(header)
         print("-" * len(header))
         for size in SIZES:
-            med = measure(size, repeats, bool(torch_version))
-            gflops = engine_flops(*size) / med["engine"] / 1e9
-            row = f"{size[0]:>4} {size[1]:>4} {size[2]:>5} | {med['engine'] * 1e3:>8.2f} "
-            row += f"{gflops:>8.1f} {gflops / peak:>8.0%}"
+            m = measure(size, repeats, bool(torch_version))
+            row = f"{size[0]:>4} {size[1]:>4} {size[2]:>5} | {m['engine'] * 1e3:>8.2f} "
+            row += f"{m['gflops']:>8.1f} {m['peak']:>9.1f} {m['of_gemm']:>8.0%} | "
+            row += f"{m['floor'] * 1e3:>8.2f} {m['of_floor']:>8.0%}"
             if torch_version:
-                row += f" | {med['torch'] * 1e3:>8.2f} {med['torch'] / med['engine']:>7.2f}x"
+                row += f" | {m['torch'] * 1e3:>8.2f} {m['speedup']:>7.2f}x"
             print(row, flush=True)
-        print(f"\nGEMM throughput after the runs: {gemm_peak(repeats):.1f} GFLOP/s")
+        print(
+            "\nof GEMM: engine GFLOP/s / 1024³ GEMM GFLOP/s; of floor: time of the engine's\n"
+            "matrix products alone / engine time; speed-up: torch time / engine time.\n"
+            f"Each a median over {repeats} interleaved rounds."
+        )
 
 
 if __name__ == "__main__":

@@ -43,16 +43,27 @@ def activation_grad(a: np.ndarray, activation: str, out: np.ndarray | None = Non
 def cross_entropy(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Σ over all leading positions of ℓ = -log softmax(s)[y], and ∂(Σℓ)/∂s = p - onehot(y).
 
-    With z = s - max(s) (so exp never overflows): log p_y = z_y - log Σ_k e^{z_k}.
+    log p_y = (s_y - m) - log Σ_k e^{s_k - m} for any shift m. m = 0 (no pass for a row
+    max, the slowest step here) wherever Σ_k e^{s_k} stays within float range; rows that
+    leave it are redone with m = max_k s_k, so the result is exact for any scores.
     """
-    z = s - s.max(axis=-1, keepdims=True)
-    y1 = y[..., None]
-    e = np.exp(z)
-    total = e.sum(axis=-1, keepdims=True)
-    logp_y = np.take_along_axis(z, y1, axis=-1) - np.log(total)
-    ds = np.divide(e, total, out=e)  # p
-    np.put_along_axis(ds, y1, np.expm1(logp_y), axis=-1)  # p_y - 1, exact even near p_y = 1
-    return -float(logp_y.sum(dtype=np.float64)), ds
+    c = s.shape[-1]
+    s2 = s.reshape(-1, c)  # (N, C)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(s2)
+    total = e @ np.ones(c, dtype=s.dtype)  # (N,) Σ_k e^{s_k}, one matrix-vector product
+    shift = np.zeros_like(total)
+    info = np.finfo(s.dtype)
+    redo = ~((total >= info.tiny / info.eps) & (total <= info.max))
+    if redo.any():
+        shift[redo] = s2[redo].max(axis=-1)
+        e[redo] = np.exp(s2[redo] - shift[redo, None])
+        total[redo] = e[redo].sum(axis=-1)
+    flat = np.arange(len(s2)) * c + y.ravel()  # positions of s_y in s2.ravel()
+    logp_y = s2.ravel()[flat] - shift - np.log(total)  # (N,)
+    ds = np.divide(e, total[:, None], out=e)  # p
+    ds.ravel()[flat] = np.expm1(logp_y)  # p_y - 1, exact even near p_y = 1
+    return -float(logp_y.sum(dtype=np.float64)), ds.reshape(s.shape)
 
 
 def squared_error(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

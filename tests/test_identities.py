@@ -117,3 +117,18 @@ def test_backward_recurrence(activation, skip):
             if skip:
                 jac_t = jac_t + np.eye(6)
             np.testing.assert_allclose(dh[t - 2, b], jac_t @ dh[t - 1, b], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("offset", [0.0, 800.0, -800.0, 1e5])
+def test_cross_entropy_is_exact_far_from_zero(offset):
+    """Shifting every score of a row by the same amount changes nothing, even where e^{s}
+    overflows or underflows (those rows take the max-shifted path)."""
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((6, 5)) * 4
+    y = rng.integers(0, 5, size=6)
+    base_loss, base_ds = cross_entropy(s, y)
+    s_far = s.copy()
+    s_far[::2] += offset  # only some rows move: both paths in one call
+    loss, ds = cross_entropy(s_far, y)
+    assert loss == pytest.approx(base_loss, rel=1e-12 if abs(offset) < 1e4 else 1e-9)
+    np.testing.assert_allclose(ds, base_ds, rtol=1e-9, atol=1e-12)

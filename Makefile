@@ -1,0 +1,42 @@
+# rnngrad — every command a user or CI runs. `make help` lists them.
+# The project's virtual environment lives in .venv and is (re)built whenever pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install rnngrad with its dev tools
+
+test: $(STAMP) ## run the test suite (creates the environment on a fresh machine)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# One BLAS thread; OPENBLAS_CORETYPE/L2_SIZE unset for this command only (see STACK.md):
+# they force an older, slower OpenBLAS kernel on some processors.
+bench: $(STAMP) ## time forward+backward against GEMM throughput and PyTorch (if installed)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	    MKL_NUM_THREADS=1 $(BIN)/python benchmarks/bench_engine.py
+
+clean: ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
