@@ -21,7 +21,7 @@ RECURRENT_INITS = {
     "spectral_radius": "N(0, 1/H) entries, rescaled so that ρ(W_r) = scale",
     "singular_value": "N(0, 1/H) entries, rescaled so that σ_max(W_r) = scale",
     "orthogonal": "scale · Q, Q a Haar-random orthogonal matrix (every singular value = scale)",
-    "identity": "scale · I (IRNN, Le et al. 2015; use with relu-free tanh/sigmoid at your risk)",
+    "identity": "scale · I (IRNN, Le et al. 2015, proposed for ReLU units; here a probe)",
 }
 
 
