@@ -1,0 +1,42 @@
+"""The sequence tasks: how far the signal has to travel (definitions: ../shared/docs/TASKS.md).
+
+task = make_task("temporal_order", T=30)
+train_rng, valid_rng = streams(seed)
+inputs, targets = task.batch(train_rng, 32)
+rnn.loss_and_grads(inputs, targets, loss=task.loss, loss_at=task.loss_at)
+"""
+
+from __future__ import annotations
+
+from .base import Task, streams
+from .digits import Digits
+from .synthetic import Adding, CopyMemory, Latch, TemporalOrder
+from .text import Text
+
+TASKS: dict[str, type[Task]] = {
+    cls.name: cls for cls in (TemporalOrder, Adding, Latch, CopyMemory, Digits, Text)
+}
+
+
+def make_task(name: str, **params) -> Task:
+    """The task called `name`, built with its parameters (e.g. T, delay, mode)."""
+    if name not in TASKS:
+        raise ValueError(f"task: expected one of {', '.join(map(repr, TASKS))}; got {name!r}")
+    try:
+        return TASKS[name](**params)
+    except TypeError as err:  # an unknown keyword
+        raise ValueError(f"task {name!r}: {err}") from None
+
+
+__all__ = [
+    "TASKS",
+    "Adding",
+    "CopyMemory",
+    "Digits",
+    "Latch",
+    "Task",
+    "TemporalOrder",
+    "Text",
+    "make_task",
+    "streams",
+]

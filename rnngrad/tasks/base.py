@@ -1,0 +1,114 @@
+"""What every task provides, and the metrics they share.
+
+A task turns an explicit np.random.Generator into a batch in exactly the engine's formats:
+inputs (T, B) int ids or (T, B, D) floats; targets (T, B) / (B,) class ids for
+cross-entropy, (T, B, C) / (B, C) floats for squared error, by `loss_at`. Training and
+validation draw from separate generators (`streams`), so a validation batch never shares
+random state with the training stream.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from .. import checks
+
+SPLITS = ("train", "valid")
+
+
+def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent (train, valid) generators for one run seed."""
+    train, valid = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(train), np.random.default_rng(valid)
+
+
+def at_least(name: str, value: object, minimum: int, why: str) -> int:
+    """An integer parameter with a lower bound; the error names the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum} ({why}); got {value!r}")
+    return int(value)
+
+
+class Task(ABC):
+    """A sequence problem: batches, shape facts, metrics beyond the loss, and baselines.
+
+    Subclasses set `name`, `loss` ("cross_entropy" or "mse"), `loss_at` ("all" or "last"),
+    `input_size`, `output_size`, `seq_len` (the T actually produced), and implement
+    `_generate`, `metrics` and `baseline`.
+    """
+
+    name: ClassVar[str]
+    loss: ClassVar[str]
+    loss_at: ClassVar[str]
+    solved_when: ClassVar[str] = "never (no success criterion)"
+    input_size: int
+    output_size: int
+    seq_len: int
+
+    def batch(self, rng: np.random.Generator, batch_size: int, split: str = "train"):
+        """(inputs, targets) for `batch_size` sequences drawn with `rng`."""
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng: expected a np.random.Generator; got {type(rng).__name__}")
+        size = at_least("batch_size", batch_size, 1, "sequences per batch")
+        checks.choice("split", split, SPLITS)
+        return self._generate(rng, size, split)
+
+    def validation_set(self, rng: np.random.Generator, size: int):
+        """A fixed validation set: `size` sequences from the validation split."""
+        return self.batch(rng, size, split="valid")
+
+    @abstractmethod
+    def _generate(self, rng: np.random.Generator, batch_size: int, split: str): ...
+
+    @abstractmethod
+    def metrics(self, scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Metrics of a prediction: always "loss" (per step for loss_at="all", per sequence
+        for "last", so it compares with the baseline), plus the task's own."""
+
+    @abstractmethod
+    def baseline(self) -> dict[str, float]:
+        """The same metrics for a model that learned nothing (TASKS.md)."""
+
+    def solved(self, metrics: dict[str, float]) -> bool:
+        return False
+
+    def describe(self) -> dict[str, object]:
+        """Shape facts, for configs, logs and reports."""
+        return {
+            "task": self.name,
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "seq_len": self.seq_len,
+            "loss": self.loss,
+            "loss_at": self.loss_at,
+            "solved_when": self.solved_when,
+        }
+
+
+# -- shared metrics --------------------------------------------------------------------------
+
+
+def mean_cross_entropy(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Mean over all positions of -log softmax(scores)[target], in nats."""
+    s = scores.reshape(-1, scores.shape[-1]).astype(np.float64)
+    z = s - s.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(s)), targets.ravel()].mean())
+
+
+def classification_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """For one class per sequence (loss at the last step): loss, accuracy, error."""
+    accuracy = float((scores.argmax(axis=-1) == targets).mean())
+    return {
+        "loss": mean_cross_entropy(scores, targets),
+        "accuracy": accuracy,
+        "error": 1.0 - accuracy,
+    }
+
+
+def uniform_guess(classes: int) -> dict[str, float]:
+    return {"loss": math.log(classes), "accuracy": 1 / classes, "error": 1 - 1 / classes}
