@@ -39,6 +39,9 @@ def positive_float(name: str, value: object) -> float:
 
 
 def as_array(name: str, value: object) -> np.ndarray:
+    if value is None or np.ma.isMaskedArray(value):
+        what = "None" if value is None else "a masked array (its mask would be ignored)"
+        raise ValueError(f"{name}: expected an int or float array; got {what}")
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as err:  # ragged lists and the like
@@ -64,12 +67,30 @@ def expect_shape(name: str, array: np.ndarray, expected: tuple, what: str) -> No
         )
 
 
-def expect_finite(name: str, array: np.ndarray) -> None:
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
+def finite_as(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
+    """`array` cast to `dtype`, checked finite after the cast (1e300 is inf in float32)."""
+    with np.errstate(over="ignore"):
+        cast = array.astype(dtype, copy=False)
+    if not np.isfinite(cast).all():
+        bad = np.argwhere(~np.isfinite(cast))[0]
         raise ValueError(
-            f"{name}: expected finite values; got {array[tuple(bad)]} at index {tuple(bad.tolist())}"
+            f"{name}: expected finite {dtype} values; got {array[tuple(bad)]} "
+            f"at index {tuple(bad.tolist())}"
         )
+    return cast
+
+
+def float_arrays(name: str, arrays: object, writable: bool = False) -> dict[str, np.ndarray]:
+    """A dict of real floating-point ndarrays (writable ones, if asked)."""
+    if not isinstance(arrays, dict):
+        raise ValueError(f"{name}: expected a dict of float arrays; got {type(arrays).__name__}")
+    for key, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            kind = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise ValueError(f"{name}[{key!r}]: expected a float ndarray; got {kind}")
+        if writable and not a.flags.writeable:
+            raise ValueError(f"{name}[{key!r}]: expected a writable array; got a read-only one")
+    return arrays
 
 
 def expect_ids(name: str, ids: np.ndarray, upper: int) -> None:

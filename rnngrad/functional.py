@@ -30,39 +30,56 @@ def activation_grad(a: np.ndarray, activation: str, out: np.ndarray | None = Non
     The right-hand forms are the same functions without the cancellation of 1 - tanh²
     (which rounds to exactly 0 once |a| > 19 in float64, where the true value is ~1e-16).
     """
-    with np.errstate(over="ignore"):  # cosh(a) = inf for |a| > 710 gives f' = 0, its limit
+    with np.errstate(over="ignore"):  # cosh(a) = inf for |a| > 710: f' = 1/inf = 0, its limit
         c = np.cosh(a, out=out)
     if activation == "tanh":
-        np.multiply(c, c, out=c)
-    else:
-        c += 1.0
-        c *= 2.0
-    return np.reciprocal(c, out=c)
+        r = np.reciprocal(c, out=c)  # sech(a); squared after the reciprocal, so nothing overflows
+        return np.multiply(r, r, out=r)
+    c += 1.0
+    r = np.reciprocal(c, out=c)
+    r *= 0.5
+    return r
 
 
 def cross_entropy(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Σ over all leading positions of ℓ = -log softmax(s)[y], and ∂(Σℓ)/∂s = p - onehot(y).
 
-    log p_y = (s_y - m) - log Σ_k e^{s_k - m} for any shift m. m = 0 (no pass for a row
-    max, the slowest step here) wherever Σ_k e^{s_k} stays within float range; rows that
-    leave it are redone with m = max_k s_k, so the result is exact for any scores.
+    With e_k = e^{s_k - m} for a shift m, Z = Σ_k e_k and R = Σ_{k≠y} e_k (summed without y,
+    so without cancellation):
+
+        p_y - 1 = -R / Z                          exact even when p_y ≈ 1
+        log p_y = -log1p(R / e_y)  if e_y >= R   (p_y >= 1/2)
+                = (s_y - m) - log Z  otherwise
+
+    m = 0 (no pass for the row max, the slowest step here) where the row's max score lies in
+    [-30, 690], so no entry within e^{-660} of the largest can underflow; other rows are
+    redone with m = max_k s_k. Both give p to full precision wherever p_k > 1e-290.
     """
     c = s.shape[-1]
     s2 = s.reshape(-1, c)  # (N, C)
+    flat = np.arange(len(s2)) * c + y.ravel()  # positions of s_y in s2.ravel()
+    shift = np.zeros(len(s2), dtype=s.dtype)
     with np.errstate(over="ignore", under="ignore"):
         e = np.exp(s2)
     total = e @ np.ones(c, dtype=s.dtype)  # (N,) Σ_k e^{s_k}, one matrix-vector product
-    shift = np.zeros_like(total)
-    info = np.finfo(s.dtype)
-    redo = ~((total >= info.tiny / info.eps) & (total <= info.max))
+    with np.errstate(over="ignore", invalid="ignore"):
+        redo = ~((total >= np.exp(-30.0)) & (total <= np.exp(690.0)))
     if redo.any():
         shift[redo] = s2[redo].max(axis=-1)
-        e[redo] = np.exp(s2[redo] - shift[redo, None])
-        total[redo] = e[redo].sum(axis=-1)
-    flat = np.arange(len(s2)) * c + y.ravel()  # positions of s_y in s2.ravel()
-    logp_y = s2.ravel()[flat] - shift - np.log(total)  # (N,)
-    ds = np.divide(e, total[:, None], out=e)  # p
-    ds.ravel()[flat] = np.expm1(logp_y)  # p_y - 1, exact even near p_y = 1
+        with np.errstate(under="ignore", invalid="ignore"):
+            e[redo] = np.exp(s2[redo] - shift[redo, None])
+    e_y = e.ravel()[flat].copy()
+    e.ravel()[flat] = 0.0
+    rest = e @ np.ones(c, dtype=s.dtype)  # R = Σ_{k≠y} e_k
+    total = rest + e_y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp_y = np.where(
+            e_y >= rest,
+            -np.log1p(rest / np.where(e_y > 0, e_y, 1.0)),
+            s2.ravel()[flat] - shift - np.log(total),
+        )
+    ds = np.divide(e, total[:, None], out=e)  # p_k for k ≠ y
+    ds.ravel()[flat] = -rest / total  # p_y - 1
     return -float(logp_y.sum(dtype=np.float64)), ds.reshape(s.shape)
 
 
@@ -84,7 +101,8 @@ def norms(v: np.ndarray) -> np.ndarray:
     """
     if v.ndim == 1:
         return norms(v[None])[0]
-    ss = np.einsum("...i,...i->...", v, v)
+    with np.errstate(over="ignore", under="ignore"):
+        ss = np.einsum("...i,...i->...", v, v)
     info = np.finfo(v.dtype)
     out = np.sqrt(ss)
     redo = ~((ss >= info.tiny / info.eps) & (ss <= info.max))
@@ -92,6 +110,9 @@ def norms(v: np.ndarray) -> np.ndarray:
     if redo.any():
         rows = v[redo]
         m = np.abs(rows).max(axis=-1, keepdims=True)
-        safe = np.where(m > 0, m, 1)
-        out[redo] = m[..., 0] * np.sqrt(np.einsum("...i,...i->...", rows / safe, rows / safe))
+        safe = np.where((m > 0) & np.isfinite(m), m, 1)
+        with np.errstate(under="ignore"):
+            scaled = rows / safe
+            out[redo] = m[..., 0] * np.sqrt(np.einsum("...i,...i->...", scaled, scaled))
+        out[redo & ~np.isfinite(out)] = np.inf  # a row holding ±inf has norm inf, not NaN
     return out

@@ -13,6 +13,9 @@ from .functional import norms
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """‖g‖ = sqrt(Σ_θ ‖∂J/∂θ‖²) over all parameters, safe from overflow and underflow."""
+    checks.float_arrays("grads", grads)
+    if not grads:
+        return 0.0
     per_param = np.array([norms(np.ravel(g).astype(np.float64)) for g in grads.values()])
     return float(norms(per_param))
 
@@ -24,6 +27,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     what a diverged step means.
     """
     threshold = checks.positive_float("max_norm", max_norm)
+    checks.float_arrays("grads", grads, writable=True)
     norm = global_norm(grads)
     if np.isfinite(norm) and norm > threshold:
         for g in grads.values():
@@ -34,6 +38,8 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 def sgd_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
     """θ ← θ - lr · ∂J/∂θ, in place."""
     rate = checks.positive_float("lr", lr)
+    checks.float_arrays("params", params, writable=True)
+    checks.float_arrays("grads", grads)
     missing = set(params) ^ set(grads)
     if missing:
         raise ValueError(

@@ -206,7 +206,10 @@ class RNN:
     recurrent_init, recurrent_scale : how W_r is drawn, see rnngrad.init.RECURRENT_INITS.
 
     `params` is a plain dict {W_e (H, D), W_r (H, H), b (H,), W_u (C, H), c (C,)}; its
-    arrays may be modified or replaced between calls.
+    arrays may be modified or replaced between calls (they must stay finite).
+
+    An instance keeps scratch arrays between calls (see Workspace): use one instance per
+    thread.
     """
 
     def __init__(
@@ -224,11 +227,11 @@ class RNN:
         self.input_size = checks.positive_int("input_size", input_size)
         self.hidden_size = checks.positive_int("hidden_size", hidden_size)
         self.output_size = checks.positive_int("output_size", output_size)
-        self.activation = checks.choice("activation", activation, checks.ACTIVATIONS)
+        self.activation = str(checks.choice("activation", activation, checks.ACTIVATIONS))
         if not isinstance(skip, bool | np.bool_):
             raise ValueError(f"skip: expected True or False; got {skip!r}")
         self.skip = bool(skip)
-        self.dtype = checks.choice("dtype", dtype, checks.DTYPES)
+        self.dtype = str(checks.choice("dtype", dtype, checks.DTYPES))
         checks.choice("recurrent_init", recurrent_init, tuple(RECURRENT_INITS))
         scale = checks.positive_float("recurrent_scale", recurrent_scale)
         self.params = init_params(
@@ -261,7 +264,7 @@ class RNN:
         targets : cross_entropy: int ids in [0, C), (T, B) for loss_at="all", (B,) for "last";
                   mse: float (T, B, C) or (B, C).
         """
-        params, x, y = self._checked(inputs, targets, loss, loss_at)
+        params, x, y = self.check_batch(inputs, targets, loss, loss_at)
         ws = self._workspace(x.shape[0], x.shape[1])
         trace = forward(params, x, self.activation, self.skip, ws=ws)
         s = output_scores(params, trace, loss_at)
@@ -282,15 +285,22 @@ class RNN:
         return output_scores(params, trace, loss_at)
 
     def _workspace(self, steps: int, batch: int) -> Workspace:
-        """Scratch arrays for this batch shape; one shape is kept, the last one used."""
-        ws = getattr(self, "_ws", None)
+        """Scratch arrays for this batch shape. The last few shapes are kept, so that training
+        batches and a validation set of another size do not evict each other."""
+        cache = self.__dict__.setdefault("_workspaces", {})
+        key = (steps, batch)
+        ws = cache.pop(key, None)
         if ws is None or not ws.fits(steps, batch, self.hidden_size, np.dtype(self.dtype)):
-            ws = self._ws = Workspace.new(steps, batch, self.hidden_size, self.dtype)
+            ws = Workspace.new(steps, batch, self.hidden_size, self.dtype)
+        cache[key] = ws  # most recently used last
+        while len(cache) > 3:
+            del cache[next(iter(cache))]
         return ws
 
     # -- argument checks -------------------------------------------------------------------
 
-    def _checked(self, inputs, targets, loss, loss_at):
+    def check_batch(self, inputs, targets, loss: str, loss_at: str):
+        """(params, inputs, targets) checked and cast, or a ValueError naming what is wrong."""
         checks.choice("loss", loss, checks.LOSSES)
         checks.choice("loss_at", loss_at, checks.LOSS_AT)
         params = self._checked_params()
@@ -307,7 +317,7 @@ class RNN:
         for name, shape in shapes.items():
             p = checks.as_array(f"params[{name!r}]", self.params[name])
             checks.expect_shape(f"params[{name!r}]", p, shape, "an array")
-            out[name] = p.astype(self.dtype, copy=False)
+            out[name] = checks.finite_as(f"params[{name!r}]", p, self.dtype)
         return out
 
     def _checked_inputs(self, inputs) -> np.ndarray:
@@ -317,8 +327,7 @@ class RNN:
             checks.expect_ids("inputs", x, self.input_size)
             return x.astype(np.intp, copy=False)
         checks.expect_shape("inputs", x, (None, None, self.input_size), "floats (T, B, D)")
-        checks.expect_finite("inputs", x)
-        return x.astype(self.dtype, copy=False)
+        return checks.finite_as("inputs", x, self.dtype)
 
     def _checked_targets(self, targets, tb: tuple[int, int], loss: str, loss_at: str):
         y = checks.as_array("targets", targets)
@@ -334,8 +343,7 @@ class RNN:
         checks.expect_shape(
             "targets", y, (*lead, self.output_size), f"floats (loss_at={loss_at!r})"
         )
-        checks.expect_finite("targets", y)
-        return y.astype(self.dtype, copy=False)
+        return checks.finite_as("targets", y, self.dtype)
 
 
 def _generator(seed: int | np.random.Generator) -> np.random.Generator:

@@ -132,3 +132,72 @@ def test_cross_entropy_is_exact_far_from_zero(offset):
     loss, ds = cross_entropy(s_far, y)
     assert loss == pytest.approx(base_loss, rel=1e-12 if abs(offset) < 1e4 else 1e-9)
     np.testing.assert_allclose(ds, base_ds, rtol=1e-9, atol=1e-12)
+
+
+def test_cross_entropy_of_confident_and_far_rows():
+    """Cases where a shortcut loses digits (found in review): p_y − 1 for a confident row,
+    a single class, and a row whose largest score underflows without the shift."""
+    loss, ds = cross_entropy(np.array([[40.0, 0.0, 0.0]]), np.array([0]))
+    tiny = 2 * np.exp(-40.0)
+    assert ds[0, 0] == pytest.approx(-tiny / (1 + tiny), rel=1e-14) and ds[0, 0] < 0
+    assert loss == pytest.approx(np.log1p(tiny), rel=1e-14)
+    loss, ds = cross_entropy(np.array([[3.0], [-2.0]]), np.array([0, 0]))  # C = 1
+    assert loss == 0.0 and np.all(ds == 0.0)
+    loss, ds = cross_entropy(np.array([[-650.0, -750.0]]), np.array([0]))
+    np.testing.assert_allclose(ds, [[-np.exp(-100.0), np.exp(-100.0)]], rtol=1e-13)
+    assert loss == pytest.approx(np.exp(-100.0), rel=1e-13)
+
+
+def test_derivatives_and_norms_raise_no_warnings_at_extremes():
+    """Overflow is the limit here (f' → 0, ‖inf‖ = inf), never a RuntimeWarning or NaN."""
+    import warnings
+
+    from rnngrad.functional import norms
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for dtype in (np.float64, np.float32):
+            a = np.array([0.0, 50.0, -400.0, 800.0], dtype=dtype)
+            for act in ("tanh", "sigmoid"):
+                fp = activation_grad(a, act)
+                assert np.all(np.isfinite(fp)) and np.all(fp[1:] < 1e-20)
+        rows = np.array([[np.inf, 1.0], [1e300, 1e300], [3e-200, 4e-200]])
+        np.testing.assert_allclose(norms(rows), [np.inf, np.sqrt(2) * 1e300, 5e-200], rtol=1e-15)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_lemma_2(activation):
+    """Seed 001: s = u ∘ f(v) ⇒ du = f(v) ∘ ds, dv = f'(v) ∘ u ∘ ds (Corollary 2: f = id)."""
+    rng = np.random.default_rng(8)
+    u, v, ds = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(5)
+
+    def ell(u_, v_):
+        return float(ds @ (u_ * activate(v_, activation, out=np.empty(5))))
+
+    fv = activate(v, activation, out=np.empty(5))
+    np.testing.assert_allclose(central_diff(lambda z: ell(z, v), u.copy()), fv * ds, rtol=1e-8)
+    expected = activation_grad(v, activation) * u * ds
+    np.testing.assert_allclose(central_diff(lambda z: ell(u, z), v.copy()), expected, rtol=1e-7)
+    # Corollary 2, f = identity: ℓ = ⟨ds, u ∘ v⟩
+    num_u = central_diff(lambda z: float(ds @ (z * v)), u.copy())
+    np.testing.assert_allclose(num_u, v * ds, rtol=1e-8)
+
+
+def test_input_gradient():
+    """Seed 001 eq. 2: ∂J/∂x_t = W_eᵀ da_t, checked by perturbing dense inputs."""
+    rnn = RNN(3, 5, 2, seed=6, recurrent_scale=1.3)
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((4, 2, 3)), rng.integers(0, 2, size=(4, 2))
+    trace = forward(rnn.params, x, "tanh", False)
+    _, ds = cross_entropy(output_scores(rnn.params, trace, "all"), y)
+
+    def total_loss(z):
+        return cross_entropy(
+            output_scores(rnn.params, forward(rnn.params, z, "tanh", False), "all"), y
+        )[0]
+
+    _, dh = backward(rnn.params, trace, ds, "tanh", False)
+    da = activation_grad(trace.a, "tanh") * dh
+    np.testing.assert_allclose(
+        central_diff(total_loss, x.copy()), da @ rnn.params["W_e"], rtol=1e-7
+    )

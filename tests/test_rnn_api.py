@@ -111,9 +111,13 @@ BAD_CALLS = [
     (
         "inputs NaN",
         dict(inputs=nan_at((T, B, D), (2, 1, 0))),
-        "inputs: expected finite values; got nan",
+        "inputs: expected finite float64 values; got nan",
     ),
-    ("inputs inf", dict(inputs=np.full((T, B, D), np.inf)), "expected finite values; got inf"),
+    (
+        "inputs inf",
+        dict(inputs=np.full((T, B, D), np.inf)),
+        "expected finite float64 values; got inf",
+    ),
     ("inputs empty", dict(inputs=np.zeros((0, B), dtype=int)), "inputs: expected int token ids"),
     ("inputs strings", dict(inputs=np.array([["a"]])), "inputs: expected an int or float array"),
     ("inputs ragged", dict(inputs=[[1, 2], [3]]), "inputs: expected an array"),
@@ -180,3 +184,35 @@ def test_gradients_are_not_clipped_unless_asked():
     x, y = batch()
     out = rnn.loss_and_grads(x, y)
     assert global_norm(out.grads) > 10.0  # an exploding configuration keeps its raw gradient
+
+
+def test_non_finite_params_and_float32_overflow_are_rejected():
+    rnn = RNN(D, H, C)
+    rnn.params["W_r"][0, 0] = np.nan
+    with pytest.raises(
+        ValueError, match=r"params\['W_r'\]: expected finite float64 values; got nan"
+    ):
+        rnn.loss_and_grads(GOOD_X, GOOD_Y)
+    r32 = RNN(D, H, C, dtype="float32")
+    with pytest.raises(ValueError, match="inputs: expected finite float32 values; got 1e"):
+        r32.loss_and_grads(np.full((T, B, D), 1e300), GOOD_Y)
+    with pytest.raises(ValueError, match="inputs: expected an int or float array; got None"):
+        RNN(D, H, C).loss_and_grads(None, GOOD_Y)
+
+
+def test_optimiser_helpers_reject_what_they_cannot_update():
+    from rnngrad import clip_grad_norm, sgd_step
+
+    params = {"a": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"params\['a'\]: expected a float ndarray; got list"):
+        sgd_step({"a": [0.0, 0.0, 0.0]}, {"a": np.ones(3)}, lr=0.1)
+    with pytest.raises(ValueError, match=r"grads\['a'\]: expected a float ndarray; got int64"):
+        sgd_step(params, {"a": np.ones(3, dtype=np.int64)}, lr=0.1)
+    frozen = np.zeros(3)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\['a'\]: expected a writable array"):
+        sgd_step({"a": frozen}, {"a": np.ones(3)}, lr=0.1)
+    with pytest.raises(ValueError, match="grads: expected a dict of float arrays; got list"):
+        clip_grad_norm([np.ones(3)], 1.0)
+    assert global_norm({}) == 0.0
+    assert global_norm({"a": np.array([np.inf, 1.0])}) == np.inf

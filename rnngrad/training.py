@@ -1,0 +1,143 @@
+"""The training loop: plain SGD on fresh batches, with evaluation and gradient profiles.
+
+Pure like the engine: no I/O, no configuration reading. Whoever calls `train` (the
+pipeline's MLflow job, a notebook, a test) receives every evaluation through `on_eval`
+and decides what to do with it.
+
+Scalars of an evaluation (step 0 is before any update):
+    train_loss       mean training loss since the previous evaluation (per step for tasks
+                     with the loss at every step, per sequence otherwise, like the task's "loss")
+    grad_norm        mean global gradient norm ‖∂J/∂θ‖ since the previous evaluation, before clipping
+    valid_<metric>   the task's metrics on the fixed validation set
+    sigma_max, rho   largest singular value and spectral radius of W_r
+    bound            Pascanu's per-step bound on the long-range profile: γ σ_max(W_r), plus 1 with skip
+and, where a profile is recorded (every `profile_every` steps, at step 0 and at the end), on
+a fixed probe batch (the first `probe_size` validation sequences):
+    saturation, decay_factor, max_step_factor, log10_ratio, horizon   (see rnngrad.profile)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .init import sigma_max, spectral_radius
+from .optim import clip_grad_norm, global_norm, sgd_step
+from .profile import GAMMA, probe, summarise
+from .rnn import RNN
+from .tasks import Task, streams
+
+
+@dataclass(frozen=True)
+class Settings:
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 0.1
+    clip: float | None = None  # global-norm threshold θ, or None: no clipping
+    eval_every: int = 100
+    profile_every: int = 100
+    valid_size: int = 500
+    probe_size: int = 64
+    early_stop: bool = True  # stop once the task says it is solved
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    step: int
+    scalars: dict[str, float]
+    log10_total: np.ndarray | None = None  # (T,) profiles, where recorded
+    log10_long: np.ndarray | None = None
+
+
+@dataclass
+class Outcome:
+    status: str  # "finished" (all steps), "solved" (stopped early) or "diverged"
+    steps: int  # updates made
+    diverged_at: int | None = None  # the step whose loss or gradient was not finite
+    final: dict[str, float] = field(default_factory=dict)  # the last evaluation's scalars
+
+
+def train(
+    rnn: RNN,
+    task: Task,
+    settings: Settings,
+    on_eval: Callable[[Evaluation], None] | None = None,
+) -> Outcome:
+    """Train `rnn` on `task` with SGD; report every evaluation to `on_eval`."""
+    train_rng, valid_rng = streams(settings.seed)
+    valid = task.validation_set(valid_rng, settings.valid_size)
+    probe_batch = first_sequences(task, valid, settings.probe_size)
+    per_step = task.seq_len if task.loss_at == "all" else 1
+    losses, grad_norms = [], []
+    last: Evaluation | None = None
+
+    def evaluate(step: int, profile: bool) -> Evaluation:
+        nonlocal last
+        last = _evaluate(rnn, task, step, valid, probe_batch if profile else None)
+        last.scalars["train_loss"] = float(np.mean(losses)) if losses else np.nan
+        last.scalars["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else np.nan
+        losses.clear()
+        grad_norms.clear()
+        if on_eval:
+            on_eval(last)
+        return last
+
+    evaluate(0, profile=True)
+    for step in range(1, settings.steps + 1):
+        x, y = task.batch(train_rng, settings.batch_size)
+        with np.errstate(all="ignore"):  # overflow is an outcome here, checked just below
+            out = rnn.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at)
+            norm = global_norm(out.grads)
+        losses.append(out.loss / per_step)
+        grad_norms.append(norm)
+        if not (np.isfinite(out.loss) and np.isfinite(norm)):
+            return _diverged(step, losses, grad_norms, on_eval)
+        if settings.clip is not None:
+            clip_grad_norm(out.grads, settings.clip)
+        sgd_step(rnn.params, out.grads, settings.lr)
+        if not all(np.isfinite(p).all() for p in rnn.params.values()):  # lr·g overflowed
+            return _diverged(step, losses, grad_norms, on_eval)
+        done = step == settings.steps
+        if step % settings.eval_every == 0 or done:
+            ev = evaluate(step, profile=step % settings.profile_every == 0 or done)
+            valid_metrics = {k[6:]: v for k, v in ev.scalars.items() if k.startswith("valid_")}
+            if settings.early_stop and task.solved(valid_metrics):
+                if ev.log10_long is None:  # the final state always has a profile
+                    evaluate(step, profile=True)
+                return Outcome("solved", step, final=last.scalars)
+    return Outcome("finished", settings.steps, final=last.scalars)
+
+
+def first_sequences(task: Task, batch, size: int):
+    """The first `size` sequences of (inputs, targets); the batch axis of targets depends on
+    loss_at ((T, B, ...) for "all", (B, ...) for "last")."""
+    inputs, targets = batch
+    return inputs[:, :size], (targets[:, :size] if task.loss_at == "all" else targets[:size])
+
+
+def _evaluate(rnn: RNN, task: Task, step: int, valid, probe_batch) -> Evaluation:
+    with np.errstate(all="ignore"):
+        scores = rnn.scores(valid[0], loss_at=task.loss_at)
+    scalars = {f"valid_{k}": v for k, v in task.metrics(scores, valid[1]).items()}
+    w_r = rnn.params["W_r"].astype(np.float64)
+    scalars["sigma_max"] = sigma_max(w_r)
+    scalars["rho"] = spectral_radius(w_r)
+    scalars["bound"] = GAMMA[rnn.activation] * scalars["sigma_max"] + (1.0 if rnn.skip else 0.0)
+    ev = Evaluation(step, scalars)
+    if probe_batch is not None:
+        with np.errstate(all="ignore"):
+            p = probe(rnn, *probe_batch, task.loss, task.loss_at)
+        scalars["saturation"] = p.saturation
+        scalars.update(summarise(p.log10_long))
+        ev.log10_total, ev.log10_long = p.log10_total, p.log10_long
+    return ev
+
+
+def _diverged(step: int, losses, grad_norms, on_eval) -> Outcome:
+    scalars = {"train_loss": float(losses[-1]), "grad_norm": float(grad_norms[-1])}
+    if on_eval:
+        on_eval(Evaluation(step, scalars))
+    return Outcome("diverged", step - 1, diverged_at=step, final=scalars)

