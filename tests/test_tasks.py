@@ -227,7 +227,10 @@ BAD = [
         "valid_fraction: expected a number in (0, 1)",
     ),
     (lambda: make_task("mnist"), "task: expected one of 'temporal_order', 'adding'"),
-    (lambda: make_task("latch", length=5), "task 'latch': "),
+    (
+        lambda: make_task("latch", length=5),
+        "length: not a parameter of task 'latch' (its parameters: T)",
+    ),
     (lambda: make_task("latch").batch(rng(), 0), "batch_size: expected an integer >= 1"),
     (lambda: make_task("latch").batch(rng(), 4, split="test"), "split: expected one of"),
     (lambda: make_task("latch").batch(0, 4), "rng: expected a np.random.Generator"),

@@ -8,6 +8,8 @@ rnn.loss_and_grads(inputs, targets, loss=task.loss, loss_at=task.loss_at)
 
 from __future__ import annotations
 
+import inspect
+
 from .base import Task, streams
 from .digits import Digits
 from .synthetic import Adding, CopyMemory, Latch, TemporalOrder
@@ -22,10 +24,13 @@ def make_task(name: str, **params) -> Task:
     """The task called `name`, built with its parameters (e.g. T, delay, mode)."""
     if name not in TASKS:
         raise ValueError(f"task: expected one of {', '.join(map(repr, TASKS))}; got {name!r}")
-    try:
-        return TASKS[name](**params)
-    except TypeError as err:  # an unknown keyword
-        raise ValueError(f"task {name!r}: {err}") from None
+    allowed = list(inspect.signature(TASKS[name]).parameters)
+    for param in params:
+        if param not in allowed:
+            raise ValueError(
+                f"{param}: not a parameter of task {name!r} (its parameters: {', '.join(allowed)})"
+            )
+    return TASKS[name](**params)
 
 
 __all__ = [

@@ -1,0 +1,64 @@
+"""Bad configuration, said in one line: the key, the value, and what is allowed.
+
+Hydra and OmegaConf report composition errors over several lines, without the allowed
+keys; `one_line` turns them (and our ConfigError) into a single sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from .schema import ConfigError
+
+
+def one_line(err: BaseException) -> str:
+    for exc in chain(err):
+        if isinstance(exc, ConfigError):
+            return str(exc)
+        if isinstance(exc, MissingConfigException):
+            return missing_option(exc)
+        if isinstance(exc, ConfigKeyError | ConfigAttributeError):
+            return unknown_key(exc)
+        if isinstance(exc, ValidationError):
+            return f"{exc.full_key}={exc.value!r}: {first_line(exc.msg)}"
+    for exc in chain(err):
+        if isinstance(exc, HydraException | OmegaConfBaseException):
+            return first_line(str(exc))
+    return f"{type(err).__name__}: {first_line(str(err))}"
+
+
+def chain(err: BaseException):
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+def unknown_key(exc: ConfigKeyError | ConfigAttributeError) -> str:
+    allowed = ""
+    if exc.object_type is not None and dataclasses.is_dataclass(exc.object_type):
+        names = [f.name for f in dataclasses.fields(exc.object_type)]
+        allowed = f"; allowed keys: {', '.join(names)}"
+    return f"{exc.full_key}: unknown key{allowed}"
+
+
+def missing_option(exc: MissingConfigException) -> str:
+    text = str(exc)
+    wanted = re.search(r"Could not find '([^']+)'", text)
+    options = re.findall(r"^\t(\S+)$", text, flags=re.M)
+    if wanted and "/" in wanted.group(1):
+        group, option = wanted.group(1).rsplit("/", 1)
+        return f"{group}={option}: unknown option; allowed: {', '.join(options) or '(none)'}"
+    return first_line(text)

@@ -1,0 +1,251 @@
+"""One job = one MLflow run: build the task and model from the config, train, and record.
+
+What a run holds (README, "What a run records"): params = the flattened resolved config;
+tags = the Hydra overrides, the config hash, the git commit, the sweep (parent run) and
+the outcome; metrics by training step; the initial and final profiles as metric series with
+step = t; profiles.npz (training step × t) and profile.png; config.yaml.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
+
+from ..rnn import RNN
+from ..tasks import make_task
+from ..training import Evaluation, Settings, train
+from . import tracking as tr
+from .figures import profile_figure
+from .schema import config_hash, flatten, plain, task_params, validate
+
+
+def settings_of(cfg: DictConfig) -> Settings:
+    return Settings(
+        steps=cfg.train.steps,
+        batch_size=cfg.optim.batch_size,
+        lr=cfg.optim.lr,
+        clip=cfg.optim.clip,
+        eval_every=cfg.train.eval_every,
+        profile_every=cfg.train.profile_every,
+        valid_size=cfg.train.valid_size,
+        probe_size=cfg.train.probe_size,
+        early_stop=cfg.train.early_stop,
+        seed=cfg.train.seed,
+    )
+
+
+def model_of(cfg: DictConfig, task) -> RNN:
+    m = plain(cfg.model)
+    return RNN(
+        task.input_size,
+        m["hidden_size"],
+        task.output_size,
+        activation=m["activation"],
+        skip=m["skip"],
+        seed=cfg.train.seed,
+        dtype=m["dtype"],
+        recurrent_init=m["recurrent_init"],
+        recurrent_scale=m["recurrent_scale"],
+    )
+
+
+class Recorder:
+    """Receives the training loop's evaluations: buffers them for MLflow, keeps the profile
+    history, prints a progress line now and then, and can fail on purpose (crash_at_step)."""
+
+    def __init__(self, cfg, label: str, logger: tr.RunLogger | None) -> None:
+        self.cfg, self.label, self.logger = cfg, label, logger
+        self.steps, self.total, self.long = [], [], []
+        self.last_print = self.last_flush = time.monotonic()
+
+    def __call__(self, ev: Evaluation) -> None:
+        crash = self.cfg.train.crash_at_step
+        if crash is not None and ev.step >= crash:
+            raise RuntimeError(f"train.crash_at_step={crash}: deliberate failure at step {ev.step}")
+        if ev.log10_long is not None:
+            self.steps.append(ev.step)
+            self.total.append(ev.log10_total)
+            self.long.append(ev.log10_long)
+        now = time.monotonic()
+        if self.logger:
+            for key, value in ev.scalars.items():
+                self.logger.metric(key, value, ev.step)
+            if now - self.last_flush > 2.0:
+                self.logger.flush()
+                self.last_flush = now
+        if now - self.last_print > self.cfg.tracking.progress_every_s:
+            self.last_print = now
+            loss = ev.scalars.get("valid_loss", float("nan"))
+            print(
+                f"{self.label}: step {ev.step}/{self.cfg.train.steps}, valid_loss {loss:.4g}",
+                flush=True,
+            )
+
+    def save_profiles(self, folder: Path) -> Path:
+        path = folder / "profiles.npz"
+        np.savez_compressed(
+            path,
+            steps=np.array(self.steps),
+            log10_total=np.array(self.total),
+            log10_long=np.array(self.long),
+        )
+        return path
+
+
+def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> dict:
+    """Train one configuration and record it; returns what the sweep summary needs."""
+    validate(cfg)
+    task = make_task(plain(cfg.task)["name"], **task_params(cfg))
+    label = job_label(overrides, job_index, cfg.tracking.job_total)
+    if not cfg.tracking.enabled:
+        result = train_and_report(cfg, task, label, None)
+        print(result["line"], flush=True)
+        return result
+    client = tr.MlflowClient(tr.store_uri(cfg.tracking.uri))
+    experiment_id = cfg.tracking.experiment_id or tr.ensure_experiment(
+        client,
+        cfg.tracking.experiment,
+        tr.artifact_location(
+            tr.store_uri(cfg.tracking.uri), cfg.tracking.artifact_root, cfg.tracking.experiment
+        ),
+    )
+    digest = config_hash(cfg)
+    if cfg.tracking.parent_run_id is None:  # a single run cleans up after dead runs itself
+        tr.mark_stale_runs_killed(client, experiment_id, cfg.tracking.stale_after_min)
+    done = tr.finished_runs(client, experiment_id).get(digest)
+    if done and not cfg.tracking.rerun:
+        print(f"{label}: skipped, already finished as run {done}", flush=True)
+        return {"outcome": "skipped", "run_id": done, "label": label}
+    tags = {
+        tr.T_HASH: digest,
+        "rnngrad.overrides": " ".join(o for o in overrides if not o.startswith("tracking.")),
+        "rnngrad.git_commit": tr.git_commit(),
+        "rnngrad.task": task.name,
+        **tr.identity_tags(),
+    }
+    if cfg.tracking.parent_run_id:
+        tags[tr.T_PARENT] = tags[tr.T_SWEEP] = cfg.tracking.parent_run_id
+    run_name = run_label(overrides) or task.name
+    run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+    logger = tr.RunLogger(client, run_id)
+    try:
+        result = train_and_report(cfg, task, label, logger)
+    except BaseException as err:  # record how it ended, then let it propagate
+        interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+        logger.tag(tr.T_OUTCOME, "killed" if interrupted else "failed")
+        logger.tag("rnngrad.error", f"{type(err).__name__}: {err}")
+        logger.flush()
+        if not interrupted:
+            client.log_text(run_id, traceback.format_exc(), "error.txt")
+            print(f"{label}: FAILED: {type(err).__name__}: {err}", flush=True)
+        client.set_terminated(run_id, status="KILLED" if interrupted else "FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    result["run_id"] = run_id
+    line = result["line"]
+    if cfg.tracking.parent_run_id and cfg.tracking.job_total:
+        line += f"; {jobs_done(client, experiment_id, cfg)} of {cfg.tracking.job_total} jobs done"
+    print(line, flush=True)
+    return result
+
+
+def jobs_done(client, experiment_id: str, cfg) -> int:
+    """Runs of this sweep that have ended (any status): the progress across all workers."""
+    runs = tr.search_all(
+        client,
+        experiment_id,
+        f"tags.`{tr.T_PARENT}` = '{cfg.tracking.parent_run_id}' and attributes.status != 'RUNNING'",
+    )
+    return len(runs)
+
+
+def train_and_report(cfg, task, label: str, logger: tr.RunLogger | None) -> dict:
+    start = time.monotonic()
+    recorder = Recorder(cfg, label, logger)
+    if logger:
+        params = flatten(plain(cfg))
+        params.update(
+            {
+                "task.seq_len": task.seq_len,
+                "task.input_size": task.input_size,
+                "task.output_size": task.output_size,
+            }
+        )
+        logger.params(params)
+    rnn = model_of(cfg, task)
+    print(f"{label}: start", flush=True)
+    with threadpool_limits(limits=1):  # one BLAS thread: the workers already fill the cores
+        outcome = train(rnn, task, settings_of(cfg), on_eval=recorder)
+    seconds = time.monotonic() - start
+    if logger:
+        record_outcome(cfg, logger, recorder, outcome, seconds)
+    final = outcome.final
+    shown = {
+        k: final[k]
+        for k in ("valid_accuracy", "valid_error", "valid_mse", "valid_bpc")
+        if k in final
+    }
+    brief = ", ".join(f"{k[6:]} {v:.3g}" for k, v in shown.items())
+    line = f"{label}: {outcome.status} after {outcome.steps} steps in {seconds:.2f} s"
+    line += f" ({brief})" if brief else ""
+    return {
+        "outcome": outcome.status,
+        "label": label,
+        "seconds": seconds,
+        "final": final,
+        "diverged_at": outcome.diverged_at,
+        "line": line,
+    }
+
+
+def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, seconds: float):
+    logger.tag(tr.T_OUTCOME, outcome.status)
+    logger.tag("rnngrad.steps_done", outcome.steps)
+    if outcome.diverged_at is not None:
+        logger.tag("rnngrad.diverged_at", outcome.diverged_at)
+    logger.metric("wall_time_s", seconds, outcome.steps)
+    if recorder.long:
+        for name, history in (("long", recorder.long), ("total", recorder.total)):
+            logger.series(f"profile/{name}_initial", history[0])
+            logger.series(f"profile/{name}_final", history[-1])
+    logger.flush()
+    client, run_id = logger.client, logger.run_id
+    client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    if recorder.long:
+        with tempfile.TemporaryDirectory() as folder:
+            client.log_artifact(run_id, str(recorder.save_profiles(Path(folder))))
+        fig = profile_figure(recorder.steps, recorder.long, recorder.total, title=run_label_of(cfg))
+        client.log_figure(run_id, fig, "profile.png")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def run_label(overrides: list[str]) -> str:
+    """ "activation=tanh skip=true T=30 seed=0" from the job's overrides (tracking.* left out)."""
+    parts = []
+    for o in overrides:
+        if o.startswith("tracking.") or "=" not in o:
+            continue
+        key, value = o.split("=", 1)
+        parts.append(f"{key.rsplit('.', 1)[-1].lstrip('+~')}={value}")
+    return " ".join(parts)
+
+
+def run_label_of(cfg) -> str:
+    m = plain(cfg.model)
+    return (
+        f"{plain(cfg.task)['name']} T={cfg.task.T} {m['activation']} skip={m['skip']} "
+        f"H={m['hidden_size']} seed={cfg.train.seed}"
+    )
+
+
+def job_label(overrides: list[str], index: int | None, total: int | None) -> str:
+    prefix = f"[{index + 1}/{total}]" if index is not None and total else "[run]"
+    return f"{prefix} {run_label(overrides)}".rstrip()

@@ -1,0 +1,358 @@
+"""The experiment pipeline end to end: Hydra configs, sweeps, MLflow runs.
+
+Every launch is a real `python experiments/train.py` process (Hydra, the joblib or basic
+launcher, a real SQLite MLflow store in a temporary folder), read back with MlflowClient:
+- every group option and every preset composes and validates, job by job;
+- each preset runs end to end with the debug preset;
+- a run holds what the pipeline issue lists (params, tags, metrics, profiles, artifacts);
+- 2 parallel workers on a fresh store record all of 8 jobs, under one parent run;
+- a sweep interrupted (Ctrl-C, then SIGKILL) and launched again ends with every
+  configuration finished exactly once, the dead runs marked KILLED;
+- bad configurations fail in one line, before any run exists;
+- an exploding configuration is recorded as diverged; a crashing job as FAILED while the
+  others finish, and the sweep exits non-zero.
+
+Run: .venv/bin/pytest tests/test_pipeline.py   (about 2 minutes)
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from mlflow.tracking import MlflowClient
+
+from rnngrad.pipeline.schema import config_hash, register, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Store:
+    """A fresh MLflow store and Hydra output folder under tmp_path."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.uri = f"sqlite:///{tmp / 'mlflow.db'}"
+
+    def args(self) -> list[str]:
+        return [
+            f"tracking.uri={self.uri}",
+            f"tracking.artifact_root={self.tmp / 'art'}",
+            f"hydra.sweep.dir={self.tmp / 'multirun'}",
+            f"hydra.run.dir={self.tmp / 'run'}",
+        ]
+
+    def launch(self, *overrides: str, multirun: bool = True, timeout: float = 300, **popen):
+        cmd = [sys.executable, str(ROOT / "experiments" / "train.py")]
+        cmd += ["-m"] if multirun else []
+        cmd += [*self.args(), *overrides]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        if popen:
+            return subprocess.Popen(cmd, env=env, text=True, **popen)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.uri)
+
+    def runs(self, experiment: str, children_only: bool = True) -> list:
+        client = self.client()
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return []
+        runs = client.search_runs([exp.experiment_id], max_results=1000)
+        return [r for r in runs if not children_only or r.data.tags.get("rnngrad.role") != "sweep"]
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path)
+
+
+def ok(proc) -> None:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+# -- composition -------------------------------------------------------------------------
+
+
+def grid(cfg) -> list[list[str]]:
+    params = cfg.hydra.sweeper.params or {}
+    axes = [[f"{k}={v}" for v in str(vals).split(",")] for k, vals in params.items()]
+    return [list(job) for job in itertools.product(*axes)]
+
+
+def test_every_group_option_composes_and_validates():
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for group in ("task", "model", "optim", "train", "tracking", "debug"):
+            for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
+                cfg = compose("config", overrides=[f"{group}={option}"])
+                validate(cfg)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_every_job_validates(preset):
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        base = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+        jobs = grid(base)
+        assert len(jobs) >= 6, "a preset sweeps something"
+        hashes = set()
+        for job in jobs:
+            cfg = compose("config", overrides=[f"experiment={preset}", *job])
+            validate(cfg)
+            hashes.add(config_hash(cfg))
+            assert cfg.tracking.experiment == preset
+        assert len(hashes) == len(jobs)  # every job is a distinct configuration
+    text = (CONF / "experiment" / f"{preset}.yaml").read_text()
+    assert "python experiments/train.py" in text or "make sweep" in text  # opens with its command
+    assert "?" in text.split("defaults:")[0]  # ... and the question it answers
+
+
+# -- end to end --------------------------------------------------------------------------
+
+SHRINK = {  # pin all but one swept key, so each preset runs 2-4 tiny jobs
+    "vanishing": ["model.hidden_size=8", "task.T=10", "train.seed=0", "model.skip=false"],
+    "horizon": ["task.T=10", "train.seed=0", "model.skip=false"],
+    "init_scale": ["model.recurrent_scale=0.5,4.0", "model.activation=tanh", "train.seed=0"],
+    "clipping": ["train.seed=0", "task.T=20"],
+    "copy_memory": ["task.T=5", "train.seed=0"],
+    "digits": ["task.delay=0,5", "model.activation=tanh", "model.skip=false", "train.seed=0"],
+    "text": ["task.T=10", "train.seed=0"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_preset_runs_end_to_end_with_debug(store, preset):
+    proc = store.launch(f"experiment={preset}", "debug=default", *SHRINK[preset])
+    ok(proc)
+    runs = store.runs(preset)
+    assert 2 <= len(runs) <= 4
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert "sweep summary:" in proc.stdout and " 0 failed" in proc.stdout
+
+
+def test_a_run_holds_what_the_issue_lists(store):
+    ok(
+        store.launch(
+            "debug=default",
+            "model.hidden_size=8",
+            "task.T=12",
+            "train.seed=0",
+            "model.skip=false",
+            "model.activation=tanh,sigmoid",
+        )
+    )
+    client = store.client()
+    parents = [
+        r
+        for r in store.runs("vanishing", children_only=False)
+        if r.data.tags.get("rnngrad.role") == "sweep"
+    ]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    run = next(r for r in store.runs("vanishing") if r.data.params["model.activation"] == "tanh")
+    p, tags = run.data.params, run.data.tags
+    # params: the flattened resolved config
+    assert p["task.name"] == "temporal_order" and p["task.T"] == "12"
+    assert p["model.hidden_size"] == "8" and p["optim.clip"] == "1.0" and p["train.steps"] == "20"
+    assert p["task.seq_len"] == "12"
+    # tags: overrides, config hash, git commit, the sweep it belongs to, the outcome
+    assert "model.activation=tanh" in tags["rnngrad.overrides"]
+    assert "tracking." not in tags["rnngrad.overrides"]
+    assert len(tags["rnngrad.config_hash"]) == 16
+    assert len(tags["rnngrad.git_commit"].split("+")[0]) == 40
+    assert tags["mlflow.parentRunId"] == tags["rnngrad.sweep"] == parents[0].info.run_id
+    assert tags["rnngrad.outcome"] in ("finished", "solved")
+    # metrics by training step
+    history = client.get_metric_history(run.info.run_id, "valid_loss")
+    assert [m.step for m in history] == [0, 10, 20]
+    for key in (
+        "train_loss",
+        "valid_accuracy",
+        "grad_norm",
+        "sigma_max",
+        "rho",
+        "saturation",
+        "decay_factor",
+        "log10_ratio",
+        "horizon",
+        "max_step_factor",
+        "bound",
+    ):
+        assert key in run.data.metrics, key
+    # initial and final profiles as series over t = 1..T
+    for key in ("profile/long_initial", "profile/long_final", "profile/total_final"):
+        series = client.get_metric_history(run.info.run_id, key)
+        assert sorted(m.step for m in series) == list(range(1, 13)), key
+    # artifacts: profile history, figure, resolved config
+    folder = client.download_artifacts(run.info.run_id, "", str(store.tmp / "dl"))
+    saved = np.load(Path(folder) / "profiles.npz")
+    assert saved["log10_long"].shape == (3, 12) and list(saved["steps"]) == [0, 10, 20]
+    final = client.get_metric_history(run.info.run_id, "profile/long_final")
+    np.testing.assert_allclose(
+        saved["log10_long"][-1], [m.value for m in sorted(final, key=lambda m: m.step)]
+    )
+    png = (Path(folder) / "profile.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    config = yaml.safe_load((Path(folder) / "config.yaml").read_text())
+    assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
+
+
+def test_two_parallel_workers_on_a_fresh_store_record_all_8_jobs(store):
+    proc = store.launch(
+        "debug=default",
+        "hydra.launcher.n_jobs=2",
+        "model.hidden_size=8",
+        "task.T=10,20",
+        "train.seed=0",
+    )
+    ok(proc)
+    runs = store.runs("vanishing")
+    assert len(runs) == 8 and all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.data.tags["rnngrad.config_hash"] for r in runs}) == 8
+    assert len({r.data.tags["rnngrad.pid"] for r in runs}) == 2  # both workers took jobs
+    assert "8 finished" in proc.stdout.replace("solved", "finished") or "0 failed" in proc.stdout
+
+
+def wait_for_finished(store, experiment: str, count: int, proc, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        runs = store.runs(experiment)
+        if sum(r.info.status == "FINISHED" for r in runs) >= count:
+            return
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.3)
+    raise AssertionError("runs did not finish in time")
+
+
+@pytest.mark.slow
+def test_interrupted_sweeps_resume_and_finish_every_configuration_once(store):
+    sweep = [
+        "hydra/launcher=basic",
+        "model.hidden_size=8",
+        "task.T=30",
+        "train.seed=0,1",
+        "train.steps=300",
+        "train.eval_every=50",
+        "train.early_stop=false",
+    ]
+    # 1. Ctrl-C after two runs finished
+    proc = store.launch(
+        *sweep, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    wait_for_finished(store, "vanishing", 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "interrupted" in out
+    # 2. relaunch, then kill outright (SIGKILL) after it finished two more
+    proc = store.launch(
+        *sweep, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    wait_for_finished(store, "vanishing", 4, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    # 3. relaunch to the end
+    final = store.launch(*sweep)
+    ok(final)
+    assert "already finished" in final.stdout
+    runs = store.runs("vanishing")
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert len(finished) == 8
+    assert len({r.data.tags["rnngrad.config_hash"] for r in finished}) == 8
+    assert all(r.info.status in ("FINISHED", "KILLED") for r in runs)  # nothing left RUNNING
+    killed = [r for r in runs if r.info.status == "KILLED"]
+    assert all(r.data.tags.get("rnngrad.outcome") == "killed" for r in killed)
+    assert len(killed) >= 1  # the SIGKILLed job
+    parents = [
+        r
+        for r in store.runs("vanishing", children_only=False)
+        if r.data.tags.get("rnngrad.role") == "sweep"
+    ]
+    assert sorted(r.info.status for r in parents) == ["FINISHED", "KILLED", "KILLED"]
+
+
+BAD = [
+    (["task=mnist"], "task=mnist: unknown option; allowed: adding, copy_memory, digits"),
+    (["model.hidden_size=0"], "model.hidden_size=0: expected an integer >= 1"),
+    (["task.T=5"], "task.T=5: expected an integer >= 10"),
+    (["optim.lr=0"], "optim.lr=0.0: expected a positive finite number"),
+    (["model.hiden_size=8"], "model.hiden_size: unknown key; allowed keys: name, hidden_size"),
+    (["model.hidden_size=abc"], "model.hidden_size='abc': Value 'abc' of type 'str' could not"),
+    (["model.activation=relu"], "model.activation='relu': Invalid value 'relu', expected one of"),
+    (["task=digits", "task.T=20"], "task.T=20: not a parameter of task 'digits'"),
+    (["model.hidden_size=8,0"], "model.hidden_size=0: expected an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD)
+@pytest.mark.parametrize("multirun", [True, False])
+def test_bad_configurations_fail_in_one_line_before_any_run(store, overrides, message, multirun):
+    if not multirun:  # a single run takes one value: the bad one, last in the list
+        overrides = [o.split("=")[0] + "=" + o.split(",")[-1] if "," in o else o for o in overrides]
+    proc = store.launch("debug=default", *overrides, multirun=multirun)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert store.runs("vanishing", children_only=False) == []  # no run was created
+
+
+def test_an_exploding_configuration_is_recorded_as_diverged(store):
+    proc = store.launch(
+        "debug=default",
+        "task=adding",
+        "task.T=20",
+        "optim.lr=1e10",
+        "train.steps=100",
+        "optim.clip=null",
+        "model.recurrent_init=singular_value",
+        "model.recurrent_scale=3.0",
+        multirun=False,
+    )
+    ok(proc)
+    (run,) = store.runs("vanishing")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["rnngrad.outcome"] == "diverged"
+    step = int(run.data.tags["rnngrad.diverged_at"])
+    history = store.client().get_metric_history(run.info.run_id, "train_loss")
+    assert history and max(m.step for m in history) == step  # what it logged is kept
+    assert "valid_loss" in run.data.metrics
+
+
+def test_a_failing_job_is_failed_and_the_others_still_run(store):
+    proc = store.launch(
+        "debug=default",
+        "model.hidden_size=8",
+        "task.T=10",
+        "train.seed=0",
+        "model.activation=tanh",
+        "model.skip=false",
+        "train.crash_at_step=null,10",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed" in proc.stdout and "FAILED" in proc.stdout
+    runs = store.runs("vanishing")
+    status = sorted(r.info.status for r in runs)
+    assert status == ["FAILED", "FINISHED"]
+    failed = next(r for r in runs if r.info.status == "FAILED")
+    assert "deliberate failure" in failed.data.tags["rnngrad.error"]
+    assert failed.data.tags["rnngrad.outcome"] == "failed"
+
+
+def test_tracking_can_be_switched_off(store):
+    proc = store.launch("debug=default", "tracking.enabled=false", multirun=False)
+    ok(proc)
+    assert "finished after 20 steps" in proc.stdout or "solved" in proc.stdout
+    assert not (store.tmp / "mlflow.db").exists()
