@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format bench clean
+.PHONY: help venv test lint format bench sweep ui clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,16 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 bench: $(STAMP) ## time forward+backward against GEMM throughput and PyTorch (if installed)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    MKL_NUM_THREADS=1 $(BIN)/python benchmarks/bench_engine.py
+
+sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db
+	$(BIN)/python experiments/train.py -m
+	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
+
+UI_PORT ?= 5000
+ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)
+	@echo "MLflow UI on http://127.0.0.1:$(UI_PORT) (Ctrl-C to stop)"
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui \
+	    --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

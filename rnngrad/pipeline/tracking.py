@@ -42,6 +42,10 @@ def artifact_location(uri: str, artifact_root: str | None, experiment: str) -> s
     return (root.resolve() / experiment).as_uri()
 
 
+# the MLflow 3 UI opens an experiment on its runs table (not the GenAI traces view) with this
+KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def ensure_experiment(client: MlflowClient, name: str, location: str | None) -> str:
     """The id of experiment `name`, created if missing (call once, before any worker)."""
     found = client.get_experiment_by_name(name)
@@ -50,7 +54,7 @@ def ensure_experiment(client: MlflowClient, name: str, location: str | None) -> 
             client.restore_experiment(found.experiment_id)
         return found.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags=KIND)
     except Exception:  # created meanwhile by another launcher
         found = client.get_experiment_by_name(name)
         if found is None:
