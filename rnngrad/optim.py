@@ -16,19 +16,28 @@ def global_norm(grads: dict[str, np.ndarray]) -> float:
     checks.float_arrays("grads", grads)
     if not grads:
         return 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        flat = [np.ravel(g).astype(np.float64, copy=False) for g in grads.values()]
+        squares = sum(float(np.dot(g, g)) for g in flat)  # one pass per array
+    info = np.finfo(np.float64)
+    if info.tiny / info.eps <= squares <= info.max:  # no square lost or overflowed
+        return float(np.sqrt(squares))
     per_param = np.array([norms(np.ravel(g).astype(np.float64)) for g in grads.values()])
     return float(norms(per_param))
 
 
-def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
-    """g ← g · θ/‖g‖ when ‖g‖ > θ, in place. Returns ‖g‖ before clipping.
+def clip_grad_norm(
+    grads: dict[str, np.ndarray], max_norm: float, norm: float | None = None
+) -> float:
+    """g ← g · θ/‖g‖ when ‖g‖ > θ, in place. Returns ‖g‖ before clipping (pass `norm` if it
+    is already known, to save computing it again).
 
     A non-finite norm is returned unchanged and nothing is scaled: the caller decides
     what a diverged step means.
     """
     threshold = checks.positive_float("max_norm", max_norm)
     checks.float_arrays("grads", grads, writable=True)
-    norm = global_norm(grads)
+    norm = global_norm(grads) if norm is None else norm
     if np.isfinite(norm) and norm > threshold:
         for g in grads.values():
             g *= threshold / norm

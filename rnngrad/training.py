@@ -96,7 +96,7 @@ def train(
         if not (np.isfinite(out.loss) and np.isfinite(norm)):
             return _diverged(step, losses, grad_norms, on_eval)
         if settings.clip is not None:
-            clip_grad_norm(out.grads, settings.clip)
+            clip_grad_norm(out.grads, settings.clip, norm=norm)
         sgd_step(rnn.params, out.grads, settings.lr)
         if not all(np.isfinite(p).all() for p in rnn.params.values()):  # lr·g overflowed
             return _diverged(step, losses, grad_norms, on_eval)

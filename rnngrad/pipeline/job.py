@@ -76,7 +76,7 @@ class Recorder:
         if self.logger:
             for key, value in ev.scalars.items():
                 self.logger.metric(key, value, ev.step)
-            if now - self.last_flush > 2.0:
+            if now - self.last_flush > 10.0:  # a heartbeat, and little loss if killed
                 self.logger.flush()
                 self.last_flush = now
         if now - self.last_print > self.cfg.tracking.progress_every_s:
@@ -116,16 +116,16 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         ),
     )
     digest = config_hash(cfg)
-    if cfg.tracking.parent_run_id is None:  # a single run cleans up after dead runs itself
+    if cfg.tracking.parent_run_id is None:  # a single run; in a sweep, the sweeper did this
         tr.mark_stale_runs_killed(client, experiment_id, cfg.tracking.stale_after_min)
-    done = tr.finished_runs(client, experiment_id).get(digest)
-    if done and not cfg.tracking.rerun:
-        print(f"{label}: skipped, already finished as run {done}", flush=True)
-        return {"outcome": "skipped", "run_id": done, "label": label}
+        done = tr.finished_runs(client, experiment_id).get(digest)
+        if done and not cfg.tracking.rerun:
+            print(f"{label}: skipped, already finished as run {done}", flush=True)
+            return {"outcome": "skipped", "run_id": done, "label": label}
     tags = {
         tr.T_HASH: digest,
         "rnngrad.overrides": " ".join(o for o in overrides if not o.startswith("tracking.")),
-        "rnngrad.git_commit": tr.git_commit(),
+        "rnngrad.git_commit": cfg.tracking.git_commit or tr.git_commit(),
         "rnngrad.task": task.name,
         **tr.identity_tags(),
     }
@@ -220,11 +220,17 @@ def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, secon
     if recorder.long:
         with tempfile.TemporaryDirectory() as folder:
             client.log_artifact(run_id, str(recorder.save_profiles(Path(folder))))
-        fig = profile_figure(recorder.steps, recorder.long, recorder.total, title=run_label_of(cfg))
-        client.log_figure(run_id, fig, "profile.png")
+        same = cfg_loss_at_last(cfg)
+        fig = profile_figure(recorder.steps, recorder.long, recorder.total,
+                             title=run_label_of(cfg), same=same)
+        client.log_figure(run_id, fig, "profile.png", save_kwargs={"dpi": 90})
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def cfg_loss_at_last(cfg) -> bool:
+    return make_task(plain(cfg.task)["name"], **task_params(cfg)).loss_at == "last"
 
 
 def run_label(overrides: list[str]) -> str:

@@ -78,6 +78,7 @@ class TrackingConf:
     experiment_id: str | None = None
     parent_run_id: str | None = None
     job_total: int | None = None
+    git_commit: str | None = None
 
 
 @dataclass
