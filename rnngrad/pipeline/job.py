@@ -21,7 +21,7 @@ from ..rnn import RNN
 from ..tasks import make_task
 from ..training import Evaluation, Settings, train
 from . import tracking as tr
-from .figures import profile_figure
+from .figures import plt, profile_figure
 from .schema import config_hash, flatten, plain, task_params, validate
 
 
@@ -215,18 +215,16 @@ def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, secon
             logger.series(f"profile/{name}_initial", history[0])
             logger.series(f"profile/{name}_final", history[-1])
     logger.flush()
-    client, run_id = logger.client, logger.run_id
-    client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-    if recorder.long:
-        with tempfile.TemporaryDirectory() as folder:
-            client.log_artifact(run_id, str(recorder.save_profiles(Path(folder))))
-        same = cfg_loss_at_last(cfg)
-        fig = profile_figure(recorder.steps, recorder.long, recorder.total,
-                             title=run_label_of(cfg), same=same)
-        client.log_figure(run_id, fig, "profile.png", save_kwargs={"dpi": 90})
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    with tempfile.TemporaryDirectory() as tmp:  # every file in one upload
+        folder = Path(tmp)
+        (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        if recorder.long:
+            recorder.save_profiles(folder)
+            fig = profile_figure(recorder.steps, recorder.long, recorder.total,
+                                 title=run_label_of(cfg), same=cfg_loss_at_last(cfg))
+            fig.savefig(folder / "profile.png", dpi=90)
+            plt.close(fig)
+        logger.client.log_artifacts(logger.run_id, str(folder))
 
 
 def cfg_loss_at_last(cfg) -> bool:

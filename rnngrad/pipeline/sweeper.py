@@ -8,7 +8,8 @@ Runs in the launching process, before any worker starts:
    misfile runs), and mark RUNNING runs of dead processes KILLED;
 3. skip every configuration that already has a FINISHED run with the same config hash
    (unless tracking.rerun=true), saying so per job;
-4. open a parent run for the sweep, launch the rest with the configured launcher (joblib,
+4. open a parent run for the sweep, launch the rest, longest first, with the configured
+   launcher (joblib,
    basic, submitit, ...) passing the experiment and parent ids explicitly, and end with a
    summary: finished, solved, skipped, diverged, failed. Exit status 1 if a job failed.
 """
@@ -46,7 +47,7 @@ class TrackedSweeper(BasicSweeper):
             print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
         finished = {} if tracking.rerun else tr.finished_runs(client, experiment_id)
         todo, skipped = [], []
-        for job, cfg in zip(jobs, configs, strict=True):
+        for job, cfg in sorted(zip(jobs, configs, strict=True), key=lambda jc: -work(jc[1])):
             done = finished.get(config_hash(cfg))
             (skipped if done else todo).append(job)
             if done:
@@ -118,6 +119,13 @@ class TrackedSweeper(BasicSweeper):
         if counts["failed"]:
             sys.exit(1)
         return [results]
+
+
+def work(cfg) -> float:
+    """A job's expected cost, T·H²·steps, to launch the longest first: with a few workers, a
+    long job started last would leave the others idle at the end of the sweep."""
+    steps = cfg.task.T or 64 + (cfg.task.delay or 0)
+    return float(steps) * cfg.model.hidden_size**2 * cfg.train.steps
 
 
 def summarise(results, todo, skipped: int) -> dict[str, int]:
