@@ -7,10 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format bench sweep ui clean
+.PHONY: help venv test lint format bench bench-tracking bench-sweep sweep ui clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 bench: $(STAMP) ## time forward+backward against GEMM throughput and PyTorch (if installed)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    MKL_NUM_THREADS=1 $(BIN)/python benchmarks/bench_engine.py
+
+bench-tracking: $(STAMP) ## time one sweep job with MLflow tracking on and off
+	$(BIN)/python benchmarks/bench_tracking.py
+
+bench-sweep: $(STAMP) ## time make sweep: tracking on/off, 1 and 2 workers (~10 min)
+	$(BIN)/python benchmarks/bench_sweep.py
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db
 	$(BIN)/python experiments/train.py -m

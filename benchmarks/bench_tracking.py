@@ -34,9 +34,14 @@ def main(overrides: list[str], repeats: int = 5) -> None:
         client = tr.MlflowClient(uri)
         experiment = tr.ensure_experiment(client, "bench", Path(tmp, "art").as_uri())
         parent = client.create_run(experiment, tags={"rnngrad.role": "sweep"}).info.run_id
-        store = [f"tracking.uri={uri}", f"tracking.experiment_id={experiment}",
-                 f"tracking.parent_run_id={parent}", "tracking.job_total=1",
-                 f"tracking.git_commit={tr.git_commit()}", "tracking.progress_every_s=1e9"]
+        store = [
+            f"tracking.uri={uri}",
+            f"tracking.experiment_id={experiment}",
+            f"tracking.parent_run_id={parent}",
+            "tracking.job_total=1",
+            f"tracking.git_commit={tr.git_commit()}",
+            "tracking.progress_every_s=1e9",
+        ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfgs = {
                 on: compose("config", overrides=[*store, f"tracking.enabled={on}", *overrides])

@@ -18,12 +18,14 @@ def profile_figure(steps, log10_long, log10_total, title: str, same: bool = Fals
     n = 1 if same else 2
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), sharex=True, squeeze=False)
     axes = axes[0]
-    fig.subplots_adjust(left=0.11 if n == 1 else 0.07, right=0.97, bottom=0.14, top=0.85,
-                        wspace=0.25)
+    fig.subplots_adjust(
+        left=0.11 if n == 1 else 0.07, right=0.97, bottom=0.14, top=0.85, wspace=0.25
+    )
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(steps)))
     t = np.arange(1, len(log10_long[0]) + 1)
-    panels = [(axes[0], log10_long, "‖∂J/∂h_t‖ = ‖∂ℓ_T/∂h_t‖" if same else
-               "long-range  ‖∂ℓ_T/∂h_t‖")]
+    panels = [
+        (axes[0], log10_long, "‖∂J/∂h_t‖ = ‖∂ℓ_T/∂h_t‖" if same else "long-range  ‖∂ℓ_T/∂h_t‖")
+    ]
     if not same:
         panels.append((axes[1], log10_total, "total  ‖∂J/∂h_t‖"))
     for ax, history, name in panels:

@@ -62,12 +62,14 @@ class Recorder:
     def __init__(self, cfg, label: str, logger: tr.RunLogger | None) -> None:
         self.cfg, self.label, self.logger = cfg, label, logger
         self.steps, self.total, self.long = [], [], []
+        self.scalars: list[dict] = []  # every evaluation, for history.csv
         self.last_print = self.last_flush = time.monotonic()
 
     def __call__(self, ev: Evaluation) -> None:
         crash = self.cfg.train.crash_at_step
         if crash is not None and ev.step >= crash:
             raise RuntimeError(f"train.crash_at_step={crash}: deliberate failure at step {ev.step}")
+        self.scalars.append({"step": ev.step, **ev.scalars})
         if ev.log10_long is not None:
             self.steps.append(ev.step)
             self.total.append(ev.log10_total)
@@ -86,6 +88,17 @@ class Recorder:
                 f"{self.label}: step {ev.step}/{self.cfg.train.steps}, valid_loss {loss:.4g}",
                 flush=True,
             )
+
+    def save_history(self, folder: Path) -> Path:
+        """history.csv: one row per evaluation, one column per scalar (what the reports read,
+        in one file instead of one MLflow call per metric)."""
+        path = folder / "history.csv"
+        columns = list(dict.fromkeys(k for row in self.scalars for k in row))
+        lines = [",".join(columns)]
+        for row in self.scalars:
+            lines.append(",".join(repr(float(row[c])) if c in row else "" for c in columns))
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     def save_profiles(self, folder: Path) -> Path:
         path = folder / "profiles.npz"
@@ -218,10 +231,16 @@ def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, secon
     with tempfile.TemporaryDirectory() as tmp:  # every file in one upload
         folder = Path(tmp)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        recorder.save_history(folder)
         if recorder.long:
             recorder.save_profiles(folder)
-            fig = profile_figure(recorder.steps, recorder.long, recorder.total,
-                                 title=run_label_of(cfg), same=cfg_loss_at_last(cfg))
+            fig = profile_figure(
+                recorder.steps,
+                recorder.long,
+                recorder.total,
+                title=run_label_of(cfg),
+                same=cfg_loss_at_last(cfg),
+            )
             fig.savefig(folder / "profile.png", dpi=90)
             plt.close(fig)
         logger.client.log_artifacts(logger.run_id, str(folder))
