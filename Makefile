@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format bench bench-tracking bench-sweep sweep ui clean
+.PHONY: help venv test lint format bench bench-tracking bench-sweep sweep report ui clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -43,9 +43,14 @@ bench-tracking: $(STAMP) ## time one sweep job with MLflow tracking on and off
 bench-sweep: $(STAMP) ## time make sweep: tracking on/off, 1 and 2 workers (~10 min)
 	$(BIN)/python benchmarks/bench_sweep.py
 
-sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db
+sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
 	$(BIN)/python experiments/train.py -m
+	$(BIN)/python reports/build.py --experiment vanishing
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
+
+EXPERIMENT ?= vanishing
+report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
+	$(BIN)/python reports/build.py --experiment $(EXPERIMENT)
 
 UI_PORT ?= 5000
 ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)

@@ -243,10 +243,10 @@ def test_interrupted_sweeps_resume_and_finish_every_configuration_once(store):
     sweep = [
         "hydra/launcher=basic",
         "model.hidden_size=8",
-        "task.T=30",
+        "task.T=60",
         "train.seed=0,1",
-        "train.steps=300",
-        "train.eval_every=50",
+        "train.steps=2000",  # ~1-2 s a job: the sweep is still running when it is interrupted
+        "train.eval_every=200",
         "train.early_stop=false",
     ]
     # 1. Ctrl-C after two runs finished
