@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format bench bench-tracking bench-sweep sweep report ui clean
+.PHONY: help venv test lint format bench bench-tracking bench-sweep sweep report ui server server-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -61,3 +61,11 @@ ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+SERVER_DIR ?= $(CURDIR)/.mlflow-server
+server: $(STAMP) ## start an MLflow server on PostgreSQL (127.0.0.1:5050; SERVER_DIR, PORT, PG_PORT)
+	$(BIN)/python -m rnngrad.pipeline.server start --dir $(SERVER_DIR) \
+	    $(if $(PORT),--port $(PORT)) $(if $(PG_PORT),--pg-port $(PG_PORT))
+
+server-stop: ## stop exactly the server and database that make server started
+	$(BIN)/python -m rnngrad.pipeline.server stop --dir $(SERVER_DIR)

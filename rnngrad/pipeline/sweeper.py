@@ -37,8 +37,17 @@ class TrackedSweeper(BasicSweeper):
         tracking = configs[0].tracking
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not tracking.enabled:
-            return self.launch_and_summarise(jobs, jobs, [], None, None)
+            return self.launch_and_summarise(jobs, jobs, [], None, None, None)
         uri = tr.store_uri(tracking.uri)
+        launcher = str(self.config.hydra.launcher.get("_target_", ""))
+        if "Slurm" in launcher and not uri.startswith(("http://", "https://")):
+            fail(
+                ValueError(
+                    f"tracking.uri={uri}: a SLURM sweep needs an MLflow server "
+                    "(tracking.uri=http://HOST:PORT, see make server); SQLite must "
+                    "never sit on a shared filesystem"
+                )
+            )
         client = tr.MlflowClient(uri)
         location = tr.artifact_location(uri, tracking.artifact_root, tracking.experiment)
         experiment_id = tr.ensure_experiment(client, tracking.experiment, location)
@@ -74,7 +83,7 @@ class TrackedSweeper(BasicSweeper):
             f"experiment '{tracking.experiment}' in {uri}",
             flush=True,
         )
-        return self.launch_and_summarise(launched, todo, skipped, client, parent)
+        return self.launch_and_summarise(launched, todo, skipped, client, parent, experiment_id)
 
     def expand(self, arguments: list[str]) -> list[list[str]]:
         """Every job's overrides: the config's sweep grid, then the command line's."""
@@ -96,7 +105,7 @@ class TrackedSweeper(BasicSweeper):
             fail(err, job)
         return cfg
 
-    def launch_and_summarise(self, launched, todo, skipped, client, parent):
+    def launch_and_summarise(self, launched, todo, skipped, client, parent, experiment_id):
         results = []
         try:
             if launched:
@@ -111,6 +120,8 @@ class TrackedSweeper(BasicSweeper):
                 flush=True,
             )
             raise
+        if client:  # every job has ended: a run still RUNNING lost its process
+            close_orphans(client, experiment_id, parent)
         counts = summarise(results, todo, len(skipped))
         if client:
             for key, value in counts.items():
@@ -119,6 +130,25 @@ class TrackedSweeper(BasicSweeper):
         if counts["failed"]:
             sys.exit(1)
         return [results]
+
+
+def close_orphans(client, experiment_id: str, parent: str) -> None:
+    """Runs of this sweep left RUNNING once the launcher has returned: their job was killed
+    (by the scheduler: SIGKILL, time limit, out of memory) before it could close them."""
+    orphans = tr.search_all(
+        client,
+        experiment_id,
+        f"tags.`{tr.T_PARENT}` = '{parent}' and attributes.status = 'RUNNING'",
+    )
+    for run in orphans:
+        client.set_tag(run.info.run_id, tr.T_OUTCOME, "killed")
+        client.set_tag(
+            run.info.run_id,
+            "rnngrad.error",
+            "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)",
+        )
+        client.set_terminated(run.info.run_id, status="KILLED")
+        print(f"KILLED {run.info.run_name}: its job died before it could finish", flush=True)
 
 
 def work(cfg) -> float:

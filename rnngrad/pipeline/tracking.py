@@ -129,7 +129,10 @@ def git_commit() -> str:
 
 def identity_tags() -> dict[str, str]:
     """Tags that let a later launch tell whether this run's process is still alive."""
-    return {T_HOST: HOST, T_PID: str(os.getpid()), T_BEAT: f"{time.time():.0f}"}
+    tags = {T_HOST: HOST, T_PID: str(os.getpid()), T_BEAT: f"{time.time():.0f}"}
+    if "SLURM_JOB_ID" in os.environ:
+        tags["rnngrad.slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    return tags
 
 
 class RunLogger:
