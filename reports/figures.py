@@ -344,6 +344,78 @@ def training_profile_figure(exp) -> list[Figure]:
     return [Figure("profile_training", "The profile over training", fig, caption)]
 
 
+def model_comparison_figures(exp) -> list[Figure]:
+    """RNN against attention: ‖∂J/∂x_t‖ against distance, one line per model, and the final
+    metric of each model at each T against the baseline."""
+    runs = exp.runs.assign(variant=frames.variant(exp.runs))
+    prof = exp.profiles.dropna(subset=["log10_dx"])
+    if prof.empty:
+        return []
+    last = prof.groupby("run_id")["step"].transform("max")
+    data = prof[prof["step"] == last].merge(runs, on="run_id")
+    row = "task" if runs["task"].nunique() > 1 else None
+    col = "T" if "T" in frames.varying(runs) else None
+    g = sns.relplot(
+        data=data,
+        x="distance",
+        y="log10_dx",
+        row=row,
+        col=col,
+        hue="variant",
+        kind="line",
+        errorbar=("pi", 100),
+        height=2.6,
+        aspect=1.2,
+        facet_kws={"sharex": False, "margin_titles": True},
+    )
+    g.set_axis_labels("distance from the loss step, T − t", "log10 ‖∂J/∂x_t‖")
+    g.figure.suptitle("Gradient reaching each step's input: RNN variants against attention", y=1.02)
+    out = [
+        Figure(
+            "input_gradient",
+            "RNN against attention: gradient at the inputs",
+            g.figure,
+            "The gradient reaching the input of each step at the end of training, ‖∂J/∂(W_e x_t)‖ "
+            "for the RNNs and ‖∂J/∂e_t‖ for attention (log10, mean over the probe batch), against "
+            f"the distance from the loss step. Panels: {row or '—'} × {col or '—'}; colour: model; "
+            "band: range over seeds. In an RNN it passes T − t Jacobians; in attention, one "
+            f"softmax. {who(exp.runs, runs)}.",
+        )
+    ]
+    metric = frames.primary(runs)
+    key = f"valid_{metric}"
+    final = runs.dropna(subset=[key]) if key in runs else runs.iloc[0:0]
+    if col and not final.empty:
+        g = sns.catplot(
+            data=final,
+            x="T",
+            y=key,
+            col=row,
+            hue="variant",
+            kind="point",
+            errorbar=("pi", 100),
+            height=3.0,
+            aspect=1.2,
+            dodge=0.3,
+        )
+        base = float(np.mean([frames.baseline(r)[metric] for _, r in final.iterrows()]))
+        for ax in g.axes.flat:
+            ax.axhline(base, color="crimson", ls="--", lw=1)
+        g.set_axis_labels("T (steps)", f"final validation {metric}")
+        g.figure.suptitle(f"Final {metric} of each model against T", y=1.03)
+        out.append(
+            Figure(
+                "model_metric",
+                f"Final {metric} per model",
+                g.figure,
+                f"Final validation {metric} of each model at each T (points: mean over seeds, "
+                f"bars: range), with the no-learning baseline (dashed red, {base:.3g}). "
+                f"{who(runs, final)}.",
+            )
+        )
+    return out
+
+
 BUILDERS = [
     profile_figures,
     theory_figure,
@@ -354,8 +426,15 @@ BUILDERS = [
 
 
 def build(exp) -> list[Figure]:
+    """Every figure; with attention runs, the comparison first, then the RNN figures on the
+    RNN runs only (their profiles are over h_t, which attention does not have)."""
     sns.set_theme(style="whitegrid", context="paper")
     figures = []
+    if "model" in exp.runs and (exp.runs["model"] == "attention").any():
+        figures.extend(model_comparison_figures(exp))
+        exp = frames.subset(exp, exp.runs["model"] != "attention")
+    if exp.runs.empty:
+        return figures
     for builder in BUILDERS:
         figures.extend(builder(exp))
     return figures

@@ -100,3 +100,26 @@ def label(runs: pd.DataFrame, cols: list[str]) -> pd.Series:
         .astype(str)
         .apply(lambda r: ", ".join(f"{c}={v}" for c, v in zip(cols, r, strict=True)), axis=1)
     )
+
+
+def variant(runs: pd.DataFrame) -> pd.Series:
+    """ "attention", or "rnn tanh", "rnn sigmoid + skip", ...: the model as one label."""
+
+    def one(r):
+        if r.get("model") == "attention":
+            return "attention"
+        return f"rnn {r.get('activation')}" + (" + skip" if bool(r.get("skip")) else "")
+
+    return runs.apply(one, axis=1)
+
+
+def subset(exp, mask: pd.Series):
+    """The same experiment restricted to some runs (their history and profiles too)."""
+    import copy
+
+    keep = set(exp.runs.loc[mask, "run_id"])
+    out = copy.copy(exp)
+    out.runs = exp.runs[mask].reset_index(drop=True)
+    out.history = exp.history[exp.history["run_id"].isin(keep)]
+    out.profiles = exp.profiles[exp.profiles["run_id"].isin(keep)]
+    return out

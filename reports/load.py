@@ -4,7 +4,8 @@ knows how runs, params, metric histories and profile artifacts are stored.
     exp = load("vanishing", tracking_uri=None)   # None: the project's store (as the pipeline)
     exp.runs       one row per run: typed params, final metrics, status, outcome
     exp.history    long: run_id, step, metric, value      (from each run's history.csv)
-    exp.profiles   long: run_id, step, t, distance, log10_long, log10_total  (profiles.npz)
+    exp.profiles   long: run_id, step, t, distance, log10_long, log10_total, log10_dx
+                   (profiles.npz)
 
 Sweep parent runs are left out; FAILED, KILLED and diverged runs are kept and marked.
 """
@@ -45,6 +46,7 @@ PARAM_TYPES = {
     "train.eval_every": int,
 }
 SHORT = {  # column names in the frames
+    "model.name": "model",
     "task.name": "task",
     "task.T": "T",
     "task.delay": "delay",
@@ -134,6 +136,7 @@ def artifacts_of(client, row: dict) -> tuple[pd.DataFrame | None, pd.DataFrame |
     if raw:
         with np.load(io.BytesIO(raw)) as z:
             steps, long, total = z["steps"], z["log10_long"], z["log10_total"]
+            dx = z["log10_dx"] if "log10_dx" in z.files else np.full_like(long, np.nan)
         n, T = long.shape
         t = np.tile(np.arange(1, T + 1), n)
         profiles = pd.DataFrame(
@@ -144,6 +147,7 @@ def artifacts_of(client, row: dict) -> tuple[pd.DataFrame | None, pd.DataFrame |
                 "distance": T - t,
                 "log10_long": long.ravel(),
                 "log10_total": total.ravel(),
+                "log10_dx": np.asarray(dx, dtype=float).ravel(),
             }
         )
     return history, profiles
@@ -186,5 +190,5 @@ def empty_history() -> pd.DataFrame:
 
 
 def empty_profiles() -> pd.DataFrame:
-    cols = ["run_id", "step", "t", "distance", "log10_long", "log10_total"]
+    cols = ["run_id", "step", "t", "distance", "log10_long", "log10_total", "log10_dx"]
     return pd.DataFrame({c: [] for c in cols})

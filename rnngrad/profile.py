@@ -1,6 +1,6 @@
 """The gradient profile of a network on a fixed batch, and the numbers that summarise it.
 
-Two profiles over t = 1..T (docs/derivations.md §8, §10):
+Two profiles over t = 1..T (docs/derivations.md §8):
 
 - total:      (1/B) Σ_b ‖∂J_b/∂h_{t,b}‖, every loss term and every path (RNN.loss_and_grads);
 - long-range: (1/B) Σ_b ‖∂ℓ_{T,b}/∂h_{t,b}‖, only what reaches h_t from the last step's loss.
@@ -39,6 +39,7 @@ class Probe:
     log10_total: np.ndarray  # (T,) log10 of the total profile (-inf where it underflows)
     log10_long: np.ndarray  # (T,) log10 of the long-range profile, exact in log space
     saturation: float  # fraction of (t, b, unit) with f'(a_t) < 0.1 max f'
+    log10_dx: np.ndarray | None = None  # (T,) log10 (1/B) Σ_b ‖∂J_b/∂(W_e x_t)‖ (or ∂J_b/∂e_t)
 
 
 def long_range_log10(params, trace, ds_last, activation: str, skip: bool) -> np.ndarray:
@@ -89,7 +90,32 @@ def probe(rnn: RNN, inputs, targets, loss: str, loss_at: str) -> Probe:
     log10_long = long_range_log10(params, trace, ds_last, rnn.activation, rnn.skip)
     fp = activation_grad(trace.a, rnn.activation)
     saturation = float((fp < SATURATION * GAMMA[rnn.activation]).mean())
-    return Probe(total / x.shape[1], log10_total, log10_long, saturation)
+    with np.errstate(divide="ignore"):
+        log10_dx = np.log10(norms(fp * dh).mean(axis=1, dtype=np.float64))  # da_t = f' ∘ dh_t
+    return Probe(total / x.shape[1], log10_total, log10_long, saturation, log10_dx)
+
+
+def probe_attention(model, inputs, targets, loss: str, loss_at: str) -> Probe:
+    """The attention model's profiles over positions: total ∂J/∂e_t, and long-range, the part
+    from the last step's loss alone (the same when the loss is at the last step only)."""
+    from .attention import backward as attn_backward
+    from .attention import forward as attn_forward
+    from .attention import output_scores as attn_scores
+
+    params, x, y = model.check_batch(inputs, targets, loss, loss_at)
+    trace = attn_forward(params, x)
+    loss_fn = cross_entropy if loss == "cross_entropy" else squared_error
+    total, ds = loss_fn(attn_scores(params, trace, loss_at), y)
+    _, de = attn_backward(params, trace, ds)
+    with np.errstate(divide="ignore"):
+        log10_total = np.log10(norms(de).mean(axis=0, dtype=np.float64))
+        log10_long = log10_total
+        if loss_at == "all":
+            only_last = np.zeros_like(ds)
+            only_last[-1] = ds[-1]
+            _, de_last = attn_backward(params, trace, only_last)
+            log10_long = np.log10(norms(de_last).mean(axis=0, dtype=np.float64))
+    return Probe(total / x.shape[1], log10_total, log10_long, float("nan"), log10_total)
 
 
 def summarise(log10_profile: np.ndarray) -> dict[str, float]:

@@ -70,12 +70,15 @@ class LossAndGrads:
     dh_norms: (T,) float64, dh_norms[t-1] = (1/B) Σ_b ‖∂J_b/∂h_{t,b}‖₂, the total derivative
               through every later step (and the skip path); 0 only where it underflows float64
     scores:   s, (T, B, C) with loss_at="all" or (B, C) with "last"
+    dx_norms: (T,) float64, (1/B) Σ_b ‖∂J_b/∂(W_e x_{t,b})‖₂ = (1/B) Σ_b ‖da_{t,b}‖, the gradient
+              reaching the input projection at step t (compare Attention's ∂J/∂e_t)
     """
 
     loss: float
     grads: dict[str, np.ndarray]
     dh_norms: np.ndarray
     scores: np.ndarray
+    dx_norms: np.ndarray
 
 
 def forward(
@@ -274,7 +277,8 @@ class RNN:
         for g in grads.values():
             g /= batch  # J = (1/B) Σ_b J_b
         dh_norms = norms(dh).mean(axis=1, dtype=np.float64)  # (T,)
-        return LossAndGrads(loss=total / batch, grads=grads, dh_norms=dh_norms, scores=s)
+        dx_norms = norms(ws.da).mean(axis=1, dtype=np.float64)  # da_t = ∂J_b/∂(W_e x_t)
+        return LossAndGrads(total / batch, grads, dh_norms, s, dx_norms)
 
     def scores(self, inputs: np.ndarray, loss_at: str = "all") -> np.ndarray:
         """Output scores s: (T, B, C) for every step, or (B, C) for the last one."""

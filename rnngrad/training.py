@@ -25,7 +25,7 @@ import numpy as np
 
 from .init import sigma_max, spectral_radius
 from .optim import clip_grad_norm, global_norm, sgd_step
-from .profile import GAMMA, probe, summarise
+from .profile import GAMMA, probe, probe_attention, summarise
 from .rnn import RNN
 from .tasks import Task, streams
 
@@ -50,6 +50,7 @@ class Evaluation:
     scalars: dict[str, float]
     log10_total: np.ndarray | None = None  # (T,) profiles, where recorded
     log10_long: np.ndarray | None = None
+    log10_dx: np.ndarray | None = None  # the gradient reaching each step's input
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Outcome:
 
 
 def train(
-    rnn: RNN,
+    rnn,  # an RNN or an Attention model: anything with loss_and_grads, scores and params
     task: Task,
     settings: Settings,
     on_eval: Callable[[Evaluation], None] | None = None,
@@ -118,21 +119,26 @@ def first_sequences(task: Task, batch, size: int):
     return inputs[:, :size], (targets[:, :size] if task.loss_at == "all" else targets[:size])
 
 
-def _evaluate(rnn: RNN, task: Task, step: int, valid, probe_batch) -> Evaluation:
+def _evaluate(model, task: Task, step: int, valid, probe_batch) -> Evaluation:
+    """Validation metrics; W_r's spectrum and Pascanu's bound for an RNN; the profiles on
+    the probe batch (an RNN's over h_t, the attention model's over its input embeddings e_t)."""
     with np.errstate(all="ignore"):
-        scores = rnn.scores(valid[0], loss_at=task.loss_at)
+        scores = model.scores(valid[0], loss_at=task.loss_at)
     scalars = {f"valid_{k}": v for k, v in task.metrics(scores, valid[1]).items()}
-    w_r = rnn.params["W_r"].astype(np.float64)
-    scalars["sigma_max"] = sigma_max(w_r)
-    scalars["rho"] = spectral_radius(w_r)
-    scalars["bound"] = GAMMA[rnn.activation] * scalars["sigma_max"] + (1.0 if rnn.skip else 0.0)
+    is_rnn = isinstance(model, RNN)
+    if is_rnn:
+        w_r = model.params["W_r"].astype(np.float64)
+        scalars["sigma_max"] = sigma_max(w_r)
+        scalars["rho"] = spectral_radius(w_r)
+        scalars["bound"] = GAMMA[model.activation] * scalars["sigma_max"] + float(model.skip)
     ev = Evaluation(step, scalars)
     if probe_batch is not None:
         with np.errstate(all="ignore"):
-            p = probe(rnn, *probe_batch, task.loss, task.loss_at)
-        scalars["saturation"] = p.saturation
+            p = (probe if is_rnn else probe_attention)(model, *probe_batch, task.loss, task.loss_at)
+        if is_rnn:
+            scalars["saturation"] = p.saturation
         scalars.update(summarise(p.log10_long))
-        ev.log10_total, ev.log10_long = p.log10_total, p.log10_long
+        ev.log10_total, ev.log10_long, ev.log10_dx = p.log10_total, p.log10_long, p.log10_dx
     return ev
 
 

@@ -128,3 +128,18 @@ def test_profile_is_accurate_down_to_1e_minus_200():
     # the naive computation really does fail here
     assert np.sqrt(np.sum(np.full(8, 1e-200) ** 2)) == 0.0
     assert norms(np.full((1, 8), 1e-200))[0] == pytest.approx(np.sqrt(8) * 1e-200, rel=1e-15)
+
+
+@pytest.mark.parametrize("activation,skip", [("tanh", False), ("sigmoid", True)])
+@pytest.mark.parametrize("loss_at", ["all", "last"])
+def test_input_projection_profile(activation, skip, loss_at):
+    """dx_norms = (1/B) Σ_b ‖∂J_b/∂(W_e x_t)‖: with W_e = I and dense inputs, W_e x_t = x_t,
+    so it is the norm of ∂J_b/∂x_t, checked by perturbing the inputs."""
+    rnn = RNN(H, H, C, activation=activation, skip=skip, seed=5)
+    rnn.params["W_e"][:] = np.eye(H)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 2, H))
+    y = rng.integers(0, C, size=(4, 2) if loss_at == "all" else (2,))
+    out = rnn.loss_and_grads(x, y, loss_at=loss_at)
+    num = numeric_grad(lambda: objective(rnn, x, y, "cross_entropy", loss_at), x) * 2  # × B
+    np.testing.assert_allclose(out.dx_norms, np.linalg.norm(num, axis=-1).mean(axis=1), rtol=1e-6)

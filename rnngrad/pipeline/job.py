@@ -17,6 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
+from ..attention import Attention
 from ..rnn import RNN
 from ..tasks import make_task
 from ..training import Evaluation, Settings, train
@@ -40,8 +41,16 @@ def settings_of(cfg: DictConfig) -> Settings:
     )
 
 
-def model_of(cfg: DictConfig, task) -> RNN:
+def model_of(cfg: DictConfig, task):
     m = plain(cfg.model)
+    if m["name"] == "attention":
+        return Attention(
+            task.input_size,
+            m["hidden_size"],
+            task.output_size,
+            seed=cfg.train.seed,
+            dtype=m["dtype"],
+        )
     return RNN(
         task.input_size,
         m["hidden_size"],
@@ -61,7 +70,7 @@ class Recorder:
 
     def __init__(self, cfg, label: str, logger: tr.RunLogger | None) -> None:
         self.cfg, self.label, self.logger = cfg, label, logger
-        self.steps, self.total, self.long = [], [], []
+        self.steps, self.total, self.long, self.dx = [], [], [], []
         self.scalars: list[dict] = []  # every evaluation, for history.csv
         self.last_print = self.last_flush = time.monotonic()
 
@@ -74,6 +83,7 @@ class Recorder:
             self.steps.append(ev.step)
             self.total.append(ev.log10_total)
             self.long.append(ev.log10_long)
+            self.dx.append(ev.log10_dx)
         now = time.monotonic()
         if self.logger:
             for key, value in ev.scalars.items():
@@ -107,6 +117,7 @@ class Recorder:
             steps=np.array(self.steps),
             log10_total=np.array(self.total),
             log10_long=np.array(self.long),
+            log10_dx=np.array(self.dx, dtype=float),
         )
         return path
 
@@ -224,7 +235,11 @@ def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, secon
         logger.tag("rnngrad.diverged_at", outcome.diverged_at)
     logger.metric("wall_time_s", seconds, outcome.steps)
     if recorder.long:
-        for name, history in (("long", recorder.long), ("total", recorder.total)):
+        for name, history in (
+            ("long", recorder.long),
+            ("total", recorder.total),
+            ("dx", recorder.dx),
+        ):
             logger.series(f"profile/{name}_initial", history[0])
             logger.series(f"profile/{name}_final", history[-1])
     logger.flush()

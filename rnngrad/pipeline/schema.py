@@ -24,6 +24,7 @@ Activation = Enum("Activation", {"tanh": "tanh", "sigmoid": "sigmoid"})
 RecurrentInit = Enum("RecurrentInit", {name: name for name in RECURRENT_INITS})
 DType = Enum("DType", {"float64": "float64", "float32": "float32"})
 TaskName = Enum("TaskName", {name: name for name in TASKS})
+ModelName = Enum("ModelName", {"rnn": "rnn", "attention": "attention"})
 
 
 @dataclass
@@ -36,8 +37,8 @@ class TaskConf:
 
 @dataclass
 class ModelConf:
-    name: str = "rnn"
-    hidden_size: int = 32
+    name: ModelName = ModelName.rnn  # attention: activation, skip and W_r's init do not apply
+    hidden_size: int = 32  # H for the RNN; the model size d for attention
     activation: Activation = Activation.tanh
     skip: bool = False
     recurrent_init: RecurrentInit = RecurrentInit.spectral_radius

@@ -1,0 +1,206 @@
+"""Single-layer causal self-attention, with the same API shape as the RNN, and its backward
+pass derived by hand (docs/derivations.md §9, after seed 000 part 6).
+
+For positions t = 1..T of one sequence, d = model size:
+
+    e_t = W_e x_t + P_t                          (1) P: fixed sinusoidal positions (below)
+    q_t = W_q e_t,  k_t = W_k e_t,  v_t = W_v e_t (2)
+    S_{t,j} = q_t · k_j / √d      for j <= t     (3) causal: later positions are masked out
+    α_{t,j} = softmax_j S_{t,j}                  (4)
+    z_t = Σ_{j<=t} α_{t,j} v_j                   (5)
+    s_t = W_u z_t + c                            (6)
+
+P_t is the sinusoidal encoding of Vaswani et al. 2017 (P_{t,2i} = sin(t/10000^{2i/d}),
+P_{t,2i+1} = cos(...)): fixed, no parameters, defined for any T. The loss at step T reaches
+every e_t through one softmax, whatever T − t is: no chain of Jacobians to vanish.
+
+Arrays inside are batch-major: e, q, k, v, z (B, T, d), α (B, T, T).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import checks
+from .functional import cross_entropy, norms, squared_error
+
+PARAM_NAMES = ("W_e", "W_q", "W_k", "W_v", "W_u", "c")
+
+
+def positions(steps: int, size: int) -> np.ndarray:
+    """Sinusoidal position encodings P (T, d)."""
+    t = np.arange(1, steps + 1)[:, None]
+    rate = 10000.0 ** (-(np.arange(size) // 2 * 2) / size)
+    angle = t * rate[None, :]
+    return np.where(np.arange(size) % 2 == 0, np.sin(angle), np.cos(angle))
+
+
+@dataclass
+class AttentionTrace:
+    inputs: np.ndarray  # (T, B) ids or (T, B, D)
+    e: np.ndarray  # (B, T, d)
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    alpha: np.ndarray  # (B, T, T), zero above the diagonal
+    z: np.ndarray  # (B, T, d)
+
+
+@dataclass
+class AttentionLossAndGrads:
+    """loss J = (1/B) Σ_b J_b; grads ∂J/∂θ; dx_norms (T,) = (1/B) Σ_b ‖∂J_b/∂e_{t,b}‖; scores."""
+
+    loss: float
+    grads: dict[str, np.ndarray]
+    dx_norms: np.ndarray
+    scores: np.ndarray
+
+
+def forward(params, inputs: np.ndarray, e_shift: np.ndarray | None = None) -> AttentionTrace:
+    """(1)-(5). `e_shift` (B, T, d), if given, is added to e: J's derivative in it is ∂J/∂e."""
+    w_e = params["W_e"]
+    size = w_e.shape[0]
+    if inputs.ndim == 2:  # one-hot: W_e x_t is column x_t of W_e
+        e = np.ascontiguousarray(w_e.T)[inputs.T]  # (B, T, d)
+    else:
+        e = inputs.transpose(1, 0, 2) @ w_e.T
+    e = e + positions(inputs.shape[0], size).astype(e.dtype)
+    if e_shift is not None:
+        e = e + e_shift
+    q, k, v = e @ params["W_q"].T, e @ params["W_k"].T, e @ params["W_v"].T  # (2)
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(size)  # (3) (B, T, T)
+    future = np.triu(np.ones(scores.shape[1:], dtype=bool), k=1)
+    scores[:, future] = -np.inf
+    scores -= scores.max(axis=-1, keepdims=True)
+    alpha = np.exp(scores)  # masked entries: exactly 0
+    alpha /= alpha.sum(axis=-1, keepdims=True)  # (4)
+    return AttentionTrace(inputs, e, q, k, v, alpha, alpha @ v)  # (5)
+
+
+def output_scores(params, trace: AttentionTrace, loss_at: str) -> np.ndarray:
+    """(6), time-major like the RNN: (T, B, C) for every step, or (B, C) for the last."""
+    z = trace.z if loss_at == "all" else trace.z[:, -1]
+    s = z @ params["W_u"].T + params["c"]
+    return s.transpose(1, 0, 2) if loss_at == "all" else s
+
+
+def backward(params, trace: AttentionTrace, ds: np.ndarray):
+    """Gradients of Σ_b J_b from ds = ∂/∂s ((T, B, C) or (B, C)); also de (B, T, d).
+
+    dz = ds W_u;  dV = αᵀ dz;  dα = dz Vᵀ;  dS = α ∘ (dα − rowsum(α ∘ dα))
+    dQ = dS K / √d;  dK = dSᵀ Q / √d;  de = dQ W_q + dK W_k + dV W_v
+    """
+    size = trace.e.shape[-1]
+    batch, steps = trace.e.shape[:2]
+    ds_bt = (
+        ds.transpose(1, 0, 2)
+        if ds.ndim == 3
+        else np.zeros((batch, steps, ds.shape[-1]), dtype=ds.dtype)
+    )
+    if ds.ndim == 2:
+        ds_bt[:, -1] = ds  # loss at the last step only
+    grads = {"W_u": np.einsum("btc,btd->cd", ds_bt, trace.z), "c": ds_bt.sum(axis=(0, 1))}
+    dz = ds_bt @ params["W_u"]  # (B, T, d)
+    dv = trace.alpha.transpose(0, 2, 1) @ dz
+    dalpha = dz @ trace.v.transpose(0, 2, 1)  # (B, T, T)
+    dscore = trace.alpha * (dalpha - (trace.alpha * dalpha).sum(axis=-1, keepdims=True))
+    dscore /= np.sqrt(size)  # masked entries stay 0: α is 0 there
+    dq = dscore @ trace.k
+    dk = dscore.transpose(0, 2, 1) @ trace.q
+    for name, dproj, src in (("W_q", dq, trace.e), ("W_k", dk, trace.e), ("W_v", dv, trace.e)):
+        grads[name] = np.einsum("btd,bte->de", dproj, src)
+    de = dq @ params["W_q"] + dk @ params["W_k"] + dv @ params["W_v"]  # (B, T, d)
+    x = trace.inputs
+    if x.ndim == 2:
+        onehot = np.zeros((params["W_e"].shape[1], x.size), dtype=de.dtype)
+        onehot[x.T.ravel(), np.arange(x.size)] = 1.0
+        grads["W_e"] = (onehot @ de.reshape(-1, size)).T
+    else:
+        grads["W_e"] = de.reshape(-1, size).T @ x.transpose(1, 0, 2).reshape(-1, x.shape[-1])
+    return {name: grads[name] for name in PARAM_NAMES}, de
+
+
+class Attention:
+    """Causal self-attention with the RNN's API: Attention(input_size, hidden_size (= d),
+    output_size, seed, dtype); params {W_e (d, D), W_q, W_k, W_v (d, d), W_u (C, d), c (C,)};
+    loss_and_grads -> loss, grads, dx_norms, scores. Initialisation: W_e ~ N(0, 1/D), W_q,
+    W_k, W_v ~ N(0, 1/d), W_u ~ N(0, 1/d), c = 0."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        seed: int | np.random.Generator = 0,
+        dtype: str = "float64",
+    ) -> None:
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.output_size = checks.positive_int("output_size", output_size)
+        self.dtype = str(checks.choice("dtype", dtype, checks.DTYPES))
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        d, size_in, c = self.hidden_size, self.input_size, self.output_size
+        params = {"W_e": rng.standard_normal((d, size_in)) / np.sqrt(size_in)}
+        for name in ("W_q", "W_k", "W_v"):
+            params[name] = rng.standard_normal((d, d)) / np.sqrt(d)
+        params["W_u"] = rng.standard_normal((c, d)) / np.sqrt(d)
+        params["c"] = np.zeros(c)
+        self.params = {k: v.astype(self.dtype) for k, v in params.items()}
+
+    def _rules(self):
+        """An RNN shell with this model's sizes: the same input and target checks."""
+        from .rnn import RNN
+
+        shell = RNN.__new__(RNN)
+        shell.input_size, shell.output_size = self.input_size, self.output_size
+        shell.dtype = self.dtype
+        return shell
+
+    def _checked_params(self) -> dict[str, np.ndarray]:
+        if not isinstance(self.params, dict) or set(self.params) != set(PARAM_NAMES):
+            raise ValueError(f"params: expected a dict with keys {list(PARAM_NAMES)}")
+        d, size_in, c = self.hidden_size, self.input_size, self.output_size
+        shapes = {
+            "W_e": (d, size_in),
+            "W_q": (d, d),
+            "W_k": (d, d),
+            "W_v": (d, d),
+            "W_u": (c, d),
+            "c": (c,),
+        }
+        out = {}
+        for name, shape in shapes.items():
+            p = checks.as_array(f"params[{name!r}]", self.params[name])
+            checks.expect_shape(f"params[{name!r}]", p, shape, "an array")
+            out[name] = checks.finite_as(f"params[{name!r}]", p, self.dtype)
+        return out
+
+    def check_batch(self, inputs, targets, loss: str, loss_at: str):
+        checks.choice("loss", loss, checks.LOSSES)
+        checks.choice("loss_at", loss_at, checks.LOSS_AT)
+        rules = self._rules()
+        x = rules._checked_inputs(inputs)
+        y = rules._checked_targets(targets, x.shape[:2], loss, loss_at)
+        return self._checked_params(), x, y
+
+    def loss_and_grads(
+        self, inputs, targets, loss: str = "cross_entropy", loss_at: str = "all"
+    ) -> AttentionLossAndGrads:
+        params, x, y = self.check_batch(inputs, targets, loss, loss_at)
+        trace = forward(params, x)
+        s = output_scores(params, trace, loss_at)
+        total, ds = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+        grads, de = backward(params, trace, ds)
+        batch = x.shape[1]
+        for g in grads.values():
+            g /= batch
+        dx_norms = norms(de).mean(axis=0, dtype=np.float64)  # (T,)
+        return AttentionLossAndGrads(total / batch, grads, dx_norms, s)
+
+    def scores(self, inputs, loss_at: str = "all") -> np.ndarray:
+        checks.choice("loss_at", loss_at, checks.LOSS_AT)
+        x = self._rules()._checked_inputs(inputs)
+        params = self._checked_params()
+        return output_scores(params, forward(params, x), loss_at)
