@@ -344,10 +344,15 @@ def training_profile_figure(exp) -> list[Figure]:
     return [Figure("profile_training", "The profile over training", fig, caption)]
 
 
+VARIANTS = ["attention", "rnn tanh", "rnn sigmoid", "rnn tanh + skip", "rnn sigmoid + skip"]
+VARIANT_COLOURS = dict(zip(VARIANTS, sns.color_palette("colorblind", len(VARIANTS)), strict=True))
+
+
 def model_comparison_figures(exp) -> list[Figure]:
     """RNN against attention: ‖∂J/∂x_t‖ against distance, one line per model, and the final
-    metric of each model at each T against the baseline."""
+    metric of each model at each T against the baseline (one colour per model in both)."""
     runs = exp.runs.assign(variant=frames.variant(exp.runs))
+    order = [v for v in VARIANTS if v in set(runs["variant"])]
     prof = exp.profiles.dropna(subset=["log10_dx"])
     if prof.empty:
         return []
@@ -362,6 +367,8 @@ def model_comparison_figures(exp) -> list[Figure]:
         row=row,
         col=col,
         hue="variant",
+        hue_order=order,
+        palette=VARIANT_COLOURS,
         kind="line",
         errorbar=("pi", 100),
         height=2.6,
@@ -392,24 +399,30 @@ def model_comparison_figures(exp) -> list[Figure]:
             y=key,
             col=row,
             hue="variant",
+            hue_order=order,
+            palette=VARIANT_COLOURS,
             kind="point",
             errorbar=("pi", 100),
             height=3.0,
             aspect=1.2,
             dodge=0.3,
         )
-        base = float(np.mean([frames.baseline(r)[metric] for _, r in final.iterrows()]))
-        for ax in g.axes.flat:
-            ax.axhline(base, color="crimson", ls="--", lw=1)
+        bases = {}
+        panels_by_task = g.axes_dict.items() if row else [(None, g.ax)]
+        for task, ax in panels_by_task:
+            rows = final[final["task"] == task] if task else final
+            bases[task] = frames.baseline(rows.iloc[0])[metric]
+            ax.axhline(bases[task], color="crimson", ls="--", lw=1)
         g.set_axis_labels("T (steps)", f"final validation {metric}")
         g.figure.suptitle(f"Final {metric} of each model against T", y=1.03)
+        shown = ", ".join(f"{t or 'all'} {b:.3g}" for t, b in bases.items())
         out.append(
             Figure(
                 "model_metric",
                 f"Final {metric} per model",
                 g.figure,
                 f"Final validation {metric} of each model at each T (points: mean over seeds, "
-                f"bars: range), with the no-learning baseline (dashed red, {base:.3g}). "
+                f"bars: range), with each task's no-learning baseline (dashed red: {shown}). "
                 f"{who(runs, final)}.",
             )
         )

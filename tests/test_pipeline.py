@@ -59,8 +59,9 @@ class Store:
         cmd += ["-m"] if multirun else []
         cmd += [*self.args(), *overrides]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        if popen:
-            return subprocess.Popen(cmd, env=env, text=True, **popen)
+        if popen:  # SIGINT back to its default: a background CI shell starts us with it ignored
+            restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+            return subprocess.Popen(cmd, env=env, text=True, preexec_fn=restore, **popen)
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
     def client(self) -> MlflowClient:
