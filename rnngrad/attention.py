@@ -159,23 +159,17 @@ class Attention:
         return shell
 
     def _checked_params(self) -> dict[str, np.ndarray]:
-        if not isinstance(self.params, dict) or set(self.params) != set(PARAM_NAMES):
-            raise ValueError(f"params: expected a dict with keys {list(PARAM_NAMES)}")
         d, size_in, c = self.hidden_size, self.input_size, self.output_size
+        square = (d, d)
         shapes = {
             "W_e": (d, size_in),
-            "W_q": (d, d),
-            "W_k": (d, d),
-            "W_v": (d, d),
+            "W_q": square,
+            "W_k": square,
+            "W_v": square,
             "W_u": (c, d),
             "c": (c,),
         }
-        out = {}
-        for name, shape in shapes.items():
-            p = checks.as_array(f"params[{name!r}]", self.params[name])
-            checks.expect_shape(f"params[{name!r}]", p, shape, "an array")
-            out[name] = checks.finite_as(f"params[{name!r}]", p, self.dtype)
-        return out
+        return checks.param_dict(self.params, shapes, self.dtype)
 
     def check_batch(self, inputs, targets, loss: str, loss_at: str):
         checks.choice("loss", loss, checks.LOSSES)

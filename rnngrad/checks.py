@@ -98,3 +98,16 @@ def expect_ids(name: str, ids: np.ndarray, upper: int) -> None:
     if lo < 0 or hi >= upper:
         bad = lo if lo < 0 else hi
         raise ValueError(f"{name}: expected ids in [0, {upper}); got {bad}")
+
+
+def param_dict(params: object, shapes: dict[str, tuple], dtype: str) -> dict[str, np.ndarray]:
+    """A model's parameter dict checked against its shapes, finite, cast to `dtype`."""
+    if not isinstance(params, dict) or set(params) != set(shapes):
+        got = sorted(params) if isinstance(params, dict) else type(params)
+        raise ValueError(f"params: expected a dict with keys {list(shapes)}; got {got}")
+    out = {}
+    for name, shape in shapes.items():
+        p = as_array(f"params[{name!r}]", params[name])
+        expect_shape(f"params[{name!r}]", p, shape, "an array")
+        out[name] = finite_as(f"params[{name!r}]", p, dtype)
+    return out

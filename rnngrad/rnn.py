@@ -314,15 +314,7 @@ class RNN:
     def _checked_params(self) -> dict[str, np.ndarray]:
         d, h, c = self.input_size, self.hidden_size, self.output_size
         shapes = {"W_e": (h, d), "W_r": (h, h), "b": (h,), "W_u": (c, h), "c": (c,)}
-        if not isinstance(self.params, dict) or set(self.params) != set(PARAM_NAMES):
-            got = sorted(self.params) if isinstance(self.params, dict) else type(self.params)
-            raise ValueError(f"params: expected a dict with keys {list(PARAM_NAMES)}; got {got}")
-        out = {}
-        for name, shape in shapes.items():
-            p = checks.as_array(f"params[{name!r}]", self.params[name])
-            checks.expect_shape(f"params[{name!r}]", p, shape, "an array")
-            out[name] = checks.finite_as(f"params[{name!r}]", p, self.dtype)
-        return out
+        return checks.param_dict(self.params, shapes, self.dtype)
 
     def _checked_inputs(self, inputs) -> np.ndarray:
         x = checks.as_array("inputs", inputs)
