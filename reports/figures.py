@@ -277,7 +277,7 @@ def learning_figures(exp) -> list[Figure]:
             palette=PALETTE if hue else None,
             height=2.8,
             aspect=1.35,
-            dodge=0.2,
+            dodge=0.2 if hue else False,
             margin_titles=True,
         )
         for ax in g.axes.flat:

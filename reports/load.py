@@ -177,6 +177,8 @@ def load(experiment: str, tracking_uri: str | None = None, workers: int = 8) -> 
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda row: artifacts_of(client, row), rows))
     frame = pd.DataFrame(rows).sort_values("run_name", kind="stable").reset_index(drop=True)
+    if "clip" in frame:  # "no clipping" is a setting, not a missing value: keep it as a level
+        frame["clip"] = frame["clip"].map(lambda v: "none" if pd.isna(v) else f"{v:g}")
     history = pd.concat([h for h, _ in parts if h is not None] or [empty_history()])
     profiles = pd.concat([p for _, p in parts if p is not None] or [empty_profiles()])
     history["step"] = history["step"].astype(int)

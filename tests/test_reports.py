@@ -378,3 +378,38 @@ def test_the_page_renders_in_a_real_browser(built, tmp_path):
         timeout=120,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_other_presets_build_without_dropping_a_level(tmp_path):
+    """The clipping preset sweeps optim.clip over null and 1.0 with nothing else varying (no
+    hue in the panels): "no clipping" must stay a level of its own, in figures and tables."""
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "train.py"),
+        "-m",
+        "experiment=clipping",
+        "debug=default",
+        "train.seed=0",
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        f"tracking.artifact_root={tmp_path}/art",
+        f"hydra.sweep.dir={tmp_path}/multirun",
+    ]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    assert subprocess.run(cmd, capture_output=True, env=env, timeout=300).returncode == 0
+    out = tmp_path / "report"
+    assert (
+        cli(
+            [
+                "--experiment",
+                "clipping",
+                "--tracking-uri",
+                f"sqlite:///{tmp_path}/mlflow.db",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    summary = pd.read_csv(out / "tables" / "clipping" / "summary.csv")
+    assert sorted(summary["clip"].astype(str)) == ["1", "none"]
+    assert (out / "figures" / "clipping" / "final_metric.png").stat().st_size > 1000
