@@ -10,12 +10,12 @@ import itertools
 
 import numpy as np
 import pytest
+from fd import EPS, numeric_grad, rel_err
 
 from rnngrad.attention import Attention, backward, forward, output_scores
 from rnngrad.functional import cross_entropy, squared_error
 
 D, H, C = 3, 4, 3
-EPS = 1e-6
 
 
 def batch(rng, steps, size, loss, loss_at, kind):
@@ -35,22 +35,6 @@ def objective(model, x, y, loss, loss_at, e_shift=None):
     return (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)[0] / x.shape[1]
 
 
-def numeric(f, array):
-    g = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        old = array[i]
-        array[i] = old + EPS
-        plus = f()
-        array[i] = old - EPS
-        g[i] = (plus - f()) / (2 * EPS)
-        array[i] = old
-    return g
-
-
-def rel_err(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-12)
-
-
 CASES = list(
     itertools.product(
         ["cross_entropy", "mse"], ["all", "last"], ["ids", "dense"], [(1, 1), (4, 2), (3, 1)]
@@ -66,11 +50,11 @@ def test_parameter_and_position_gradients(loss, loss_at, kind, tb):
     out = model.loss_and_grads(x, y, loss=loss, loss_at=loss_at)
     assert out.loss == pytest.approx(objective(model, x, y, loss, loss_at), rel=1e-13)
     for name, p in model.params.items():
-        num = numeric(lambda: objective(model, x, y, loss, loss_at), p)
+        num = numeric_grad(lambda: objective(model, x, y, loss, loss_at), p)
         assert rel_err(num, out.grads[name]) < 1e-6, name
     steps, size = tb
     shift = np.zeros((size, steps, H))
-    num = numeric(lambda: objective(model, x, y, loss, loss_at, e_shift=shift), shift) * size
+    num = numeric_grad(lambda: objective(model, x, y, loss, loss_at, e_shift=shift), shift) * size
     expected = np.linalg.norm(num, axis=-1).mean(axis=0)  # (1/B) Σ_b ‖∂J_b/∂e_t‖
     np.testing.assert_allclose(out.dx_norms, expected, rtol=1e-6, atol=1e-12)
 

@@ -12,13 +12,13 @@ import itertools
 
 import numpy as np
 import pytest
+from fd import numeric_grad, rel_err
 
 from rnngrad import RNN
 from rnngrad.functional import cross_entropy, norms, squared_error
 from rnngrad.rnn import backward, forward, output_scores
 
 D, H, C = 3, 4, 3
-EPS = 1e-6
 TOL = 1e-6
 
 COMBOS = list(
@@ -52,24 +52,6 @@ def objective(rnn, x, y, loss, loss_at, h_shift=None):
     s = output_scores(rnn.params, trace, loss_at)
     total, _ = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
     return total / x.shape[1]
-
-
-def rel_err(num, ana):
-    scale = max(np.linalg.norm(num), np.linalg.norm(ana), 1e-12)
-    return np.linalg.norm(num - ana) / scale
-
-
-def numeric_grad(f, array):
-    grad = np.zeros_like(array)
-    for idx in np.ndindex(array.shape):
-        old = array[idx]
-        array[idx] = old + EPS
-        plus = f()
-        array[idx] = old - EPS
-        minus = f()
-        array[idx] = old
-        grad[idx] = (plus - minus) / (2 * EPS)
-    return grad
 
 
 def model(activation, skip, seed):
