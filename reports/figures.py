@@ -52,6 +52,25 @@ def lines(runs: pd.DataFrame, row, col) -> tuple[str | None, str | None]:
     return other, length  # hue = e.g. hidden_size, style = T
 
 
+def facet_lines(data, x: str, y: str, row, col, hue, style):
+    """Lines in a grid of panels, seeds aggregated: the band spans their range."""
+    return sns.relplot(
+        data=data,
+        x=x,
+        y=y,
+        row=row,
+        col=col,
+        hue=hue,
+        style=style,
+        kind="line",
+        errorbar=("pi", 100),
+        palette=PALETTE if hue else None,
+        height=2.8,
+        aspect=1.35,
+        facet_kws={"margin_titles": True},
+    )
+
+
 def who(runs: pd.DataFrame, used: pd.DataFrame | None = None) -> str:
     used = runs if used is None else used
     seeds = used["seed"].nunique() if "seed" in used else 1
@@ -76,21 +95,7 @@ def profile_figures(exp) -> list[Figure]:
     out = []
     for when, mask in (("initial", prof["step"] == 0), ("final", prof["step"] == last)):
         data = prof[mask].merge(runs, on="run_id")
-        g = sns.relplot(
-            data=data,
-            x="distance",
-            y="log10_long",
-            row=row,
-            col=col,
-            hue=hue,
-            style=style,
-            kind="line",
-            errorbar=("pi", 100),
-            palette=PALETTE if hue else None,
-            height=2.8,
-            aspect=1.35,
-            facet_kws={"sharey": True, "margin_titles": True},
-        )
+        g = facet_lines(data, "distance", "log10_long", row, col, hue, style)
         g.set_axis_labels("distance from the loss step, T − t (steps)", "log10 ‖∂ℓ_T/∂h_t‖")
         g.figure.suptitle(f"Gradient reaching h_t from the last step's loss, {when}", y=1.02)
         when_text = (
@@ -237,21 +242,7 @@ def learning_figures(exp) -> list[Figure]:
     out = []
     for name, y, base_value in (("loss", "valid_loss", base_loss), (metric, key, base_metric)):
         sub = data[data["metric"] == y]
-        g = sns.relplot(
-            data=sub,
-            x="step",
-            y="value",
-            row=row,
-            col=col,
-            hue=style,
-            style=hue,
-            kind="line",
-            errorbar=("pi", 100),
-            palette=PALETTE if style else None,
-            height=2.8,
-            aspect=1.35,
-            facet_kws={"margin_titles": True},
-        )
+        g = facet_lines(sub, "step", "value", row, col, hue=style, style=hue)
         for ax in g.axes.flat:
             ax.axhline(base_value, color="crimson", ls="--", lw=1, label="no-learning baseline")
         g.set_axis_labels("training step", f"validation {name}")

@@ -149,15 +149,6 @@ class Attention:
         params["c"] = np.zeros(c)
         self.params = {k: v.astype(self.dtype) for k, v in params.items()}
 
-    def _rules(self):
-        """An RNN shell with this model's sizes: the same input and target checks."""
-        from .rnn import RNN
-
-        shell = RNN.__new__(RNN)
-        shell.input_size, shell.output_size = self.input_size, self.output_size
-        shell.dtype = self.dtype
-        return shell
-
     def _checked_params(self) -> dict[str, np.ndarray]:
         d, size_in, c = self.hidden_size, self.input_size, self.output_size
         square = (d, d)
@@ -172,11 +163,9 @@ class Attention:
         return checks.param_dict(self.params, shapes, self.dtype)
 
     def check_batch(self, inputs, targets, loss: str, loss_at: str):
-        checks.choice("loss", loss, checks.LOSSES)
-        checks.choice("loss_at", loss_at, checks.LOSS_AT)
-        rules = self._rules()
-        x = rules._checked_inputs(inputs)
-        y = rules._checked_targets(targets, x.shape[:2], loss, loss_at)
+        x, y = checks.batch(
+            inputs, targets, self.input_size, self.output_size, loss, loss_at, self.dtype
+        )
         return self._checked_params(), x, y
 
     def loss_and_grads(
@@ -195,6 +184,6 @@ class Attention:
 
     def scores(self, inputs, loss_at: str = "all") -> np.ndarray:
         checks.choice("loss_at", loss_at, checks.LOSS_AT)
-        x = self._rules()._checked_inputs(inputs)
+        x = checks.batch_inputs(inputs, self.input_size, self.dtype)
         params = self._checked_params()
         return output_scores(params, forward(params, x), loss_at)

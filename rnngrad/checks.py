@@ -111,3 +111,43 @@ def param_dict(params: object, shapes: dict[str, tuple], dtype: str) -> dict[str
         expect_shape(f"params[{name!r}]", p, shape, "an array")
         out[name] = finite_as(f"params[{name!r}]", p, dtype)
     return out
+
+
+def batch_inputs(inputs: object, input_size: int, dtype: str) -> np.ndarray:
+    """Model inputs: int token ids (T, B) in [0, D), or finite floats (T, B, D)."""
+    x = as_array("inputs", inputs)
+    if x.dtype.kind in "iu":
+        expect_shape("inputs", x, (None, None), "int token ids (T, B)")
+        expect_ids("inputs", x, input_size)
+        return x.astype(np.intp, copy=False)
+    expect_shape("inputs", x, (None, None, input_size), "floats (T, B, D)")
+    return finite_as("inputs", x, dtype)
+
+
+def batch_targets(
+    targets: object, tb: tuple[int, int], output_size: int, loss: str, loss_at: str, dtype: str
+) -> np.ndarray:
+    """Targets for `loss` at `loss_at`: int class ids (T, B) / (B,), or floats (T, B, C) /
+    (B, C), for a batch of T steps and B sequences."""
+    y = as_array("targets", targets)
+    lead = tb if loss_at == "all" else tb[1:]
+    if loss == "cross_entropy":
+        if y.dtype.kind not in "iu":
+            raise ValueError(
+                f"targets: expected int class ids for loss='cross_entropy'; got dtype {y.dtype}"
+            )
+        expect_shape("targets", y, lead, f"class ids (loss_at={loss_at!r})")
+        expect_ids("targets", y, output_size)
+        return y.astype(np.intp, copy=False)
+    expect_shape("targets", y, (*lead, output_size), f"floats (loss_at={loss_at!r})")
+    return finite_as("targets", y, dtype)
+
+
+def batch(
+    inputs, targets, input_size: int, output_size: int, loss: str, loss_at: str, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets) of one batch, checked and cast, for any of the engine's models."""
+    choice("loss", loss, LOSSES)
+    choice("loss_at", loss_at, LOSS_AT)
+    x = batch_inputs(inputs, input_size, dtype)
+    return x, batch_targets(targets, x.shape[:2], output_size, loss, loss_at, dtype)

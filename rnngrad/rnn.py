@@ -284,7 +284,7 @@ class RNN:
         """Output scores s: (T, B, C) for every step, or (B, C) for the last one."""
         checks.choice("loss_at", loss_at, checks.LOSS_AT)
         params = self._checked_params()
-        x = self._checked_inputs(inputs)
+        x = checks.batch_inputs(inputs, self.input_size, self.dtype)
         trace = forward(params, x, self.activation, self.skip, ws=self._workspace(*x.shape[:2]))
         return output_scores(params, trace, loss_at)
 
@@ -305,41 +305,15 @@ class RNN:
 
     def check_batch(self, inputs, targets, loss: str, loss_at: str):
         """(params, inputs, targets) checked and cast, or a ValueError naming what is wrong."""
-        checks.choice("loss", loss, checks.LOSSES)
-        checks.choice("loss_at", loss_at, checks.LOSS_AT)
-        params = self._checked_params()
-        x = self._checked_inputs(inputs)
-        return params, x, self._checked_targets(targets, x.shape[:2], loss, loss_at)
+        x, y = checks.batch(
+            inputs, targets, self.input_size, self.output_size, loss, loss_at, self.dtype
+        )
+        return self._checked_params(), x, y
 
     def _checked_params(self) -> dict[str, np.ndarray]:
         d, h, c = self.input_size, self.hidden_size, self.output_size
         shapes = {"W_e": (h, d), "W_r": (h, h), "b": (h,), "W_u": (c, h), "c": (c,)}
         return checks.param_dict(self.params, shapes, self.dtype)
-
-    def _checked_inputs(self, inputs) -> np.ndarray:
-        x = checks.as_array("inputs", inputs)
-        if x.dtype.kind in "iu":
-            checks.expect_shape("inputs", x, (None, None), "int token ids (T, B)")
-            checks.expect_ids("inputs", x, self.input_size)
-            return x.astype(np.intp, copy=False)
-        checks.expect_shape("inputs", x, (None, None, self.input_size), "floats (T, B, D)")
-        return checks.finite_as("inputs", x, self.dtype)
-
-    def _checked_targets(self, targets, tb: tuple[int, int], loss: str, loss_at: str):
-        y = checks.as_array("targets", targets)
-        lead = tb if loss_at == "all" else tb[1:]
-        if loss == "cross_entropy":
-            if y.dtype.kind not in "iu":
-                raise ValueError(
-                    f"targets: expected int class ids for loss='cross_entropy'; got dtype {y.dtype}"
-                )
-            checks.expect_shape("targets", y, lead, f"class ids (loss_at={loss_at!r})")
-            checks.expect_ids("targets", y, self.output_size)
-            return y.astype(np.intp, copy=False)
-        checks.expect_shape(
-            "targets", y, (*lead, self.output_size), f"floats (loss_at={loss_at!r})"
-        )
-        return checks.finite_as("targets", y, self.dtype)
 
 
 def _generator(seed: int | np.random.Generator) -> np.random.Generator:

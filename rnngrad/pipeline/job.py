@@ -208,7 +208,7 @@ def train_and_report(cfg, task, label: str, logger: tr.RunLogger | None) -> dict
         outcome = train(rnn, task, settings_of(cfg), on_eval=recorder)
     seconds = time.monotonic() - start
     if logger:
-        record_outcome(cfg, logger, recorder, outcome, seconds)
+        record_outcome(cfg, task, logger, recorder, outcome, seconds)
     final = outcome.final
     shown = {
         k: final[k]
@@ -228,7 +228,7 @@ def train_and_report(cfg, task, label: str, logger: tr.RunLogger | None) -> dict
     }
 
 
-def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, seconds: float):
+def record_outcome(cfg, task, logger: tr.RunLogger, recorder: Recorder, outcome, seconds: float):
     logger.tag(tr.T_OUTCOME, outcome.status)
     logger.tag("rnngrad.steps_done", outcome.steps)
     if outcome.diverged_at is not None:
@@ -254,15 +254,11 @@ def record_outcome(cfg, logger: tr.RunLogger, recorder: Recorder, outcome, secon
                 recorder.long,
                 recorder.total,
                 title=run_label_of(cfg),
-                same=cfg_loss_at_last(cfg),
+                same=task.loss_at == "last",
             )
             fig.savefig(folder / "profile.png", dpi=90)
             plt.close(fig)
         logger.client.log_artifacts(logger.run_id, str(folder))
-
-
-def cfg_loss_at_last(cfg) -> bool:
-    return make_task(plain(cfg.task)["name"], **task_params(cfg)).loss_at == "last"
 
 
 def run_label(overrides: list[str]) -> str:

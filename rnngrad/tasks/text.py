@@ -26,6 +26,17 @@ def load_corpus() -> str:
     return "\n".join(topics[key] for key in sorted(topics))
 
 
+@cache
+def encoded_corpus() -> tuple[list[str], np.ndarray]:
+    """The corpus's alphabet (sorted) and the corpus as ids into it, computed once."""
+    corpus = load_corpus()
+    alphabet = sorted(set(corpus))
+    lookup = {ch: i for i, ch in enumerate(alphabet)}
+    ids = np.array([lookup[ch] for ch in corpus], dtype=np.intp)
+    ids.flags.writeable = False  # shared by every Text task: slices must not be written
+    return alphabet, ids
+
+
 class Text(Task):
     """Next-character prediction (a character-level language model, as in min-char-rnn).
 
@@ -44,10 +55,7 @@ class Text(Task):
 
     def __init__(self, T: int = 50, valid_fraction: float = 0.1) -> None:
         self.T = self.seq_len = at_least("T", T, 1, "characters per window")
-        corpus = load_corpus()
-        self.alphabet = sorted(set(corpus))
-        lookup = {ch: i for i, ch in enumerate(self.alphabet)}
-        ids = np.array([lookup[ch] for ch in corpus], dtype=np.intp)
+        self.alphabet, ids = encoded_corpus()
         cut = round(len(ids) * (1 - valid_fraction))
         self.split = {"train": ids[:cut], "valid": ids[cut:]}
         self.input_size = self.output_size = len(self.alphabet)
