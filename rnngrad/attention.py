@@ -50,12 +50,14 @@ class AttentionTrace:
 
 @dataclass
 class AttentionLossAndGrads:
-    """loss J = (1/B) Σ_b J_b; grads ∂J/∂θ; dx_norms (T,) = (1/B) Σ_b ‖∂J_b/∂e_{t,b}‖; scores."""
+    """loss J = (1/B) Σ_b J_b; grads ∂J/∂θ; dx_norms (T,) = (1/B) Σ_b ‖∂J_b/∂e_{t,b}‖; scores;
+    de (T, B, d), row b of de[t-1] = ∂J_b/∂e_{t,b}, only with per_example=True (else None)."""
 
     loss: float
     grads: dict[str, np.ndarray]
     dx_norms: np.ndarray
     scores: np.ndarray
+    de: np.ndarray | None = None
 
 
 def forward(params, inputs: np.ndarray, e_shift: np.ndarray | None = None) -> AttentionTrace:
@@ -89,7 +91,8 @@ def output_scores(params, trace: AttentionTrace, loss_at: str) -> np.ndarray:
 def backward(params, trace: AttentionTrace, ds: np.ndarray):
     """Gradients of Σ_b J_b from ds = ∂/∂s ((T, B, C) or (B, C)); also de (B, T, d).
 
-    dz = ds W_u;  dV = αᵀ dz;  dα = dz Vᵀ;  dS = α ∘ (dα − rowsum(α ∘ dα))
+    dz = ds W_u;  dV = αᵀ dz;  dα = dz Vᵀ;  dS = α ∘ (dα − rowsum(α ∘ dα)), each row's
+    largest-α entry then set to minus the sum of the others (exact_dominant_entry)
     dQ = dS K / √d;  dK = dSᵀ Q / √d;  de = dQ W_q + dK W_k + dV W_v
     """
     size = trace.e.shape[-1]
@@ -106,6 +109,7 @@ def backward(params, trace: AttentionTrace, ds: np.ndarray):
     dv = trace.alpha.transpose(0, 2, 1) @ dz
     dalpha = dz @ trace.v.transpose(0, 2, 1)  # (B, T, T)
     dscore = trace.alpha * (dalpha - (trace.alpha * dalpha).sum(axis=-1, keepdims=True))
+    exact_dominant_entry(dscore, trace.alpha)
     dscore /= np.sqrt(size)  # masked entries stay 0: α is 0 there
     dq = dscore @ trace.k
     dk = dscore.transpose(0, 2, 1) @ trace.q
@@ -120,6 +124,15 @@ def backward(params, trace: AttentionTrace, ds: np.ndarray):
     else:
         grads["W_e"] = de.reshape(-1, size).T @ x.transpose(1, 0, 2).reshape(-1, x.shape[-1])
     return {name: grads[name] for name in PARAM_NAMES}, de
+
+
+def exact_dominant_entry(dscore: np.ndarray, alpha: np.ndarray) -> None:
+    """Each row of the softmax Jacobian product sums to zero. Its entry at the largest α,
+    α_tk (dα_tk − c_t), cancels when α_tk ≈ 1 (c_t ≈ dα_tk); minus the sum of the row's other
+    entries is the same number, without the cancellation. In place, row by row."""
+    top = alpha.argmax(axis=-1)[..., None]
+    np.put_along_axis(dscore, top, 0.0, axis=-1)
+    np.put_along_axis(dscore, top, -dscore.sum(axis=-1, keepdims=True), axis=-1)
 
 
 class Attention:
@@ -169,7 +182,12 @@ class Attention:
         return self._checked_params(), x, y
 
     def loss_and_grads(
-        self, inputs, targets, loss: str = "cross_entropy", loss_at: str = "all"
+        self,
+        inputs,
+        targets,
+        loss: str = "cross_entropy",
+        loss_at: str = "all",
+        per_example: bool = False,
     ) -> AttentionLossAndGrads:
         params, x, y = self.check_batch(inputs, targets, loss, loss_at)
         trace = forward(params, x)
@@ -180,7 +198,8 @@ class Attention:
         for g in grads.values():
             g /= batch
         dx_norms = norms(de).mean(axis=0, dtype=np.float64)  # (T,)
-        return AttentionLossAndGrads(total / batch, grads, dx_norms, s)
+        kept = de.transpose(1, 0, 2).copy() if per_example else None  # time-major, like the RNN
+        return AttentionLossAndGrads(total / batch, grads, dx_norms, s, kept)
 
     def scores(self, inputs, loss_at: str = "all") -> np.ndarray:
         checks.choice("loss_at", loss_at, checks.LOSS_AT)

@@ -72,6 +72,7 @@ class LossAndGrads:
     scores:   s, (T, B, C) with loss_at="all" or (B, C) with "last"
     dx_norms: (T,) float64, (1/B) Σ_b ‖∂J_b/∂(W_e x_{t,b})‖₂ = (1/B) Σ_b ‖da_{t,b}‖, the gradient
               reaching the input projection at step t (compare Attention's ∂J/∂e_t)
+    dh:       (T, B, H), row b of dh[t-1] = ∂J_b/∂h_{t,b}; only with per_example=True, else None
     """
 
     loss: float
@@ -79,6 +80,7 @@ class LossAndGrads:
     dh_norms: np.ndarray
     scores: np.ndarray
     dx_norms: np.ndarray
+    dh: np.ndarray | None = None
 
 
 def forward(
@@ -260,12 +262,14 @@ class RNN:
         targets: np.ndarray,
         loss: str = "cross_entropy",
         loss_at: str = "all",
+        per_example: bool = False,
     ) -> LossAndGrads:
         """J, ∂J/∂θ and the per-step profile (1/B) Σ_b ‖∂J_b/∂h_{t,b}‖ for one batch.
 
         inputs  : int (T, B) ids in [0, D), or float (T, B, D).
         targets : cross_entropy: int ids in [0, C), (T, B) for loss_at="all", (B,) for "last";
                   mse: float (T, B, C) or (B, C).
+        per_example : also return dh, every example's ∂J_b/∂h_{t,b} (a copy, (T, B, H)).
         """
         params, x, y = self.check_batch(inputs, targets, loss, loss_at)
         ws = self._workspace(x.shape[0], x.shape[1])
@@ -278,7 +282,8 @@ class RNN:
             g /= batch  # J = (1/B) Σ_b J_b
         dh_norms = norms(dh).mean(axis=1, dtype=np.float64)  # (T,)
         dx_norms = norms(ws.da).mean(axis=1, dtype=np.float64)  # da_t = ∂J_b/∂(W_e x_t)
-        return LossAndGrads(total / batch, grads, dh_norms, s, dx_norms)
+        kept = dh.copy() if per_example else None
+        return LossAndGrads(total / batch, grads, dh_norms, s, dx_norms, kept)
 
     def scores(self, inputs: np.ndarray, loss_at: str = "all") -> np.ndarray:
         """Output scores s: (T, B, C) for every step, or (B, C) for the last one."""

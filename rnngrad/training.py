@@ -12,8 +12,12 @@ Scalars of an evaluation (step 0 is before any update):
     sigma_max, rho   largest singular value and spectral radius of W_r
     bound            Pascanu's per-step bound on the long-range profile: γ σ_max(W_r), plus 1 with skip
 and, where a profile is recorded (every `profile_every` steps, at step 0 and at the end), on
-a fixed probe batch (the first `probe_size` validation sequences):
-    saturation, decay_factor, max_step_factor, log10_ratio, horizon   (see rnngrad.profile)
+a fixed probe batch (the first `probe_size` validation sequences; see rnngrad.profile):
+    decay_factor, log10_ratio, fall_1e6, fall_1e16   summaries of the long-range profile
+    saturation, state_norm_last   saturated fraction of units; mean ‖h_T‖ (RNN only)
+    selfcheck_rel_err     largest disagreement of the engine's backward with the reference
+    selfcheck_bound_ratio largest per-example per-step factor / Pascanu's bound (RNN only)
+    selfcheck_ok          1 if both parts of the self-check passed, else 0 (rnngrad.selfcheck)
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import numpy as np
 
 from .init import sigma_max, spectral_radius
 from .optim import clip_grad_norm, global_norm, sgd_step
-from .profile import GAMMA, probe, probe_attention, summarise
+from .profile import probe, summarise
+from .reference import GAMMA
 from .rnn import RNN
+from .selfcheck import SelfCheck
 from .tasks import Task, streams
 
 
@@ -51,6 +57,9 @@ class Evaluation:
     log10_total: np.ndarray | None = None  # (T,) profiles, where recorded
     log10_long: np.ndarray | None = None
     log10_dx: np.ndarray | None = None  # the gradient reaching each step's input
+    state_norm: np.ndarray | None = None  # (T,) mean ‖h_t‖ (RNN)
+    saturation_t: np.ndarray | None = None  # (T,) saturated fraction at step t (RNN)
+    check: SelfCheck | None = None  # the self-check of this profile
 
 
 @dataclass
@@ -134,11 +143,16 @@ def _evaluate(model, task: Task, step: int, valid, probe_batch) -> Evaluation:
     ev = Evaluation(step, scalars)
     if probe_batch is not None:
         with np.errstate(all="ignore"):
-            p = (probe if is_rnn else probe_attention)(model, *probe_batch, task.loss, task.loss_at)
+            p = probe(model, *probe_batch, task.loss, task.loss_at)
+        scalars.update(summarise(p.log10_long))
         if is_rnn:
             scalars["saturation"] = p.saturation
-        scalars.update(summarise(p.log10_long))
+            scalars["state_norm_last"] = float(p.state_norm[-1])
+            scalars["selfcheck_bound_ratio"] = p.check.bound_ratio
+        scalars["selfcheck_rel_err"] = p.check.rel_err
+        scalars["selfcheck_ok"] = float(p.check.ok)
         ev.log10_total, ev.log10_long, ev.log10_dx = p.log10_total, p.log10_long, p.log10_dx
+        ev.state_norm, ev.saturation_t, ev.check = p.state_norm, p.saturation_t, p.check
     return ev
 
 

@@ -132,7 +132,7 @@ SHRINK = {  # pin all but one swept key, so each preset runs 2-4 tiny jobs
     "copy_memory": ["task.T=5", "train.seed=0"],
     "digits": ["task.delay=0,5", "model.activation=tanh", "model.skip=false", "train.seed=0"],
     "text": ["task.T=10", "train.seed=0"],
-    "rnn_vs_attention": ["task=latch", "task.T=10", "model=rnn,attention"],
+    "rnn_vs_attention": ["task=permutation", "task.T=10", "model=rnn,attention"],
 }
 
 

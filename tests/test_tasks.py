@@ -21,8 +21,8 @@ CASES = [
     ("temporal_order", dict(T=57), 57),
     ("adding", dict(T=10), 10),
     ("adding", dict(T=33), 33),
-    ("latch", dict(T=2), 2),
-    ("latch", dict(T=40), 40),
+    ("permutation", dict(T=2), 2),
+    ("permutation", dict(T=40), 40),
     ("copy_memory", dict(T=1), 21),
     ("copy_memory", dict(T=30), 50),
     ("digits", dict(mode="row"), 8),
@@ -87,8 +87,8 @@ def test_adding_target_is_the_mean_of_the_marked_values(T):
     assert 0 <= x[:, :, 1].min() and x[:, :, 1].max() < 1
 
 
-def test_latch_target_is_the_first_symbol():
-    x, y = make_task("latch", T=30).batch(rng(3), 400)
+def test_permutation_target_is_the_first_symbol():
+    x, y = make_task("permutation", T=30).batch(rng(3), 400)
     np.testing.assert_array_equal(y, x[0])
     assert set(np.unique(y)) == {0, 1}
     assert x[1:].min() >= 2 and x[1:].max() == 99
@@ -177,8 +177,8 @@ def test_predicting_the_mean_scores_the_adding_baseline():
     assert got["error"] == pytest.approx(0.36, abs=0.01)
 
 
-def test_guessing_between_the_two_bits_scores_the_latch_baseline():
-    task = make_task("latch", T=5)
+def test_guessing_between_the_two_bits_scores_the_permutation_baseline():
+    task = make_task("permutation", T=5)
     _, y = task.batch(rng(13), 4000)
     scores = np.full((4000, 100), -50.0)
     scores[:, :2] = 0.0
@@ -201,20 +201,51 @@ def test_the_memoryless_strategy_scores_the_copy_memory_baseline():
     assert got["sequence_accuracy"] == 0.0
 
 
-def test_unigram_prediction_scores_the_text_baseline():
+def test_the_text_baseline_is_scored_on_the_validation_text():
+    """The unigram model of the training text, scored where the metrics are scored: on
+    validation windows (exactly, given their targets) and on the whole validation text."""
     task = make_task("text", T=100)
-    _x, y = task.batch(rng(15), 200)
     counts = np.bincount(task.split["train"], minlength=task.output_size)
-    logp = np.log(np.maximum(counts, 1) / counts.sum())
+    assert counts.min() > 0  # every character occurs in the training text: no log 0
+    logp = np.log(counts / counts.sum())
+    _x, y = task.validation_set(rng(15), 200)
     got = task.metrics(np.broadcast_to(logp, (*y.shape, task.output_size)), y)
-    assert got["bpc"] == pytest.approx(task.baseline()["bpc"], abs=0.05)
-    assert 4.5 < task.baseline()["bpc"] < 4.9
+    scored = task.baseline(y)
+    assert scored["bpc"] == pytest.approx(got["bpc"], rel=1e-12)
+    assert scored["accuracy"] == pytest.approx(got["accuracy"], rel=1e-12)  # argmax is unique
+    whole = task.baseline()
+    valid = task.split["valid"][1:]
+    assert whole["bpc"] == pytest.approx(-logp[valid].mean() / math.log(2), rel=1e-12)
+    train_entropy = -(counts / counts.sum() * logp).sum() / math.log(2)
+    assert abs(whole["bpc"] - train_entropy) > 0.01  # not the training text's entropy
+    assert whole["accuracy"] > (counts / counts.sum()).max() + 0.05  # nor its frequencies
+
+
+@pytest.mark.parametrize("name", ["temporal_order", "permutation", "copy_memory", "digits"])
+def test_a_baseline_that_does_not_depend_on_the_data_is_the_same_on_any_targets(name):
+    task = make_task(name)
+    _x, y = task.validation_set(rng(16), 64)
+    assert task.baseline(y) == task.baseline()
+
+
+def test_the_adding_baseline_on_given_targets_is_the_mean_prediction_scored_there():
+    task = make_task("adding", T=20)
+    _, y = task.validation_set(rng(17), 300)
+    assert task.baseline(y) == task.metrics(np.full_like(y, 0.5), y)
+    assert task.baseline(y)["mse"] != task.baseline()["mse"]
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_names_its_primary_metric_and_its_direction(name):
+    task = make_task(name)
+    assert task.metric in task.baseline()
+    assert isinstance(task.higher_is_better, bool)
 
 
 BAD = [
     (lambda: make_task("temporal_order", T=9), "T: expected an integer >= 10"),
     (lambda: make_task("adding", T=5), "T: expected an integer >= 10"),
-    (lambda: make_task("latch", T=1), "T: expected an integer >= 2"),
+    (lambda: make_task("permutation", T=1), "T: expected an integer >= 2"),
     (lambda: make_task("copy_memory", T=0), "T: expected an integer >= 1"),
     (lambda: make_task("text", T=10**7), "T: expected at most"),
     (lambda: make_task("digits", delay=-1), "delay: expected an integer >= 0"),
@@ -228,12 +259,12 @@ BAD = [
     ),
     (lambda: make_task("mnist"), "task: expected one of 'temporal_order', 'adding'"),
     (
-        lambda: make_task("latch", length=5),
-        "length: not a parameter of task 'latch' (its parameters: T)",
+        lambda: make_task("permutation", length=5),
+        "length: not a parameter of task 'permutation' (its parameters: T)",
     ),
-    (lambda: make_task("latch").batch(rng(), 0), "batch_size: expected an integer >= 1"),
-    (lambda: make_task("latch").batch(rng(), 4, split="test"), "split: expected one of"),
-    (lambda: make_task("latch").batch(0, 4), "rng: expected a np.random.Generator"),
+    (lambda: make_task("permutation").batch(rng(), 0), "batch_size: expected an integer >= 1"),
+    (lambda: make_task("permutation").batch(rng(), 4, split="test"), "split: expected one of"),
+    (lambda: make_task("permutation").batch(0, 4), "rng: expected a np.random.Generator"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The sequence tasks: how far the signal has to travel (definitions: ../shared/docs/TASKS.md).
+"""The sequence tasks: how far the signal has to travel (each class defines its task).
 
 task = make_task("temporal_order", T=30)
 train_rng, valid_rng = streams(seed)
@@ -12,11 +12,11 @@ import inspect
 
 from .base import Task, streams
 from .digits import Digits
-from .synthetic import Adding, CopyMemory, Latch, TemporalOrder
+from .synthetic import Adding, CopyMemory, Permutation, TemporalOrder
 from .text import Text
 
 TASKS: dict[str, type[Task]] = {
-    cls.name: cls for cls in (TemporalOrder, Adding, Latch, CopyMemory, Digits, Text)
+    cls.name: cls for cls in (TemporalOrder, Adding, Permutation, CopyMemory, Digits, Text)
 }
 
 
@@ -38,7 +38,7 @@ __all__ = [
     "Adding",
     "CopyMemory",
     "Digits",
-    "Latch",
+    "Permutation",
     "Task",
     "TemporalOrder",
     "Text",

@@ -37,6 +37,7 @@ class Task(ABC):
     """A sequence problem: batches, shape facts, metrics beyond the loss, and baselines.
 
     Subclasses set `name`, `loss` ("cross_entropy" or "mse"), `loss_at` ("all" or "last"),
+    `metric` (the one metric that says how well the task is done) and `higher_is_better`,
     `input_size`, `output_size`, `seq_len` (the T actually produced), and implement
     `_generate`, `metrics` and `baseline`.
     """
@@ -44,6 +45,8 @@ class Task(ABC):
     name: ClassVar[str]
     loss: ClassVar[str]
     loss_at: ClassVar[str]
+    metric: ClassVar[str]  # the primary metric, a key of `metrics`
+    higher_is_better: ClassVar[bool]
     solved_when: ClassVar[str] = "never (no success criterion)"
     input_size: int
     output_size: int
@@ -70,23 +73,14 @@ class Task(ABC):
         for "last", so it compares with the baseline), plus the task's own."""
 
     @abstractmethod
-    def baseline(self) -> dict[str, float]:
-        """The same metrics for a model that learned nothing (TASKS.md)."""
+    def baseline(self, targets: np.ndarray | None = None) -> dict[str, float]:
+        """The same metrics for a model that learned nothing, scored on `targets` (a run's
+        validation targets: the same data as its metrics), or, without targets, their expected
+        value on the validation data. Accuracy is that of the no-learning prediction's argmax
+        with ties broken at random, in expectation (a uniform guess over k classes: 1/k)."""
 
     def solved(self, metrics: dict[str, float]) -> bool:
         return False
-
-    def describe(self) -> dict[str, object]:
-        """Shape facts, for configs, logs and reports."""
-        return {
-            "task": self.name,
-            "input_size": self.input_size,
-            "output_size": self.output_size,
-            "seq_len": self.seq_len,
-            "loss": self.loss,
-            "loss_at": self.loss_at,
-            "solved_when": self.solved_when,
-        }
 
 
 # -- shared metrics --------------------------------------------------------------------------

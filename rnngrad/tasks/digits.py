@@ -41,6 +41,7 @@ class Digits(Task):
     """
 
     name = "digits"
+    metric, higher_is_better = "accuracy", True
     loss, loss_at = "cross_entropy", "last"
     output_size = 10
 
@@ -87,5 +88,5 @@ class Digits(Task):
     def metrics(self, scores, targets):
         return classification_metrics(scores, targets)
 
-    def baseline(self):
+    def baseline(self, targets=None):
         return uniform_guess(10)

@@ -1,9 +1,9 @@
 """The synthetic problems: where the signal sits in time is set by construction.
 
-temporal_order, adding and latch follow Pascanu, Mikolov & Bengio 2013 (code:
+temporal_order, adding and permutation follow Pascanu, Mikolov & Bengio 2013 (code:
 pascanur/trainingRNNs, tempOrder.py, addition.py, permutation.py); copy_memory follows
-Arjovsky, Shah & Bengio 2016. Exact definitions and baselines: ../shared/docs/TASKS.md.
-Positions below are 0-based steps 0..T-1.
+Arjovsky, Shah & Bengio 2016. Each class's docstring defines its task exactly and names its
+no-learning baseline. Positions below are 0-based steps 0..T-1.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class TemporalOrder(Task):
 
     name = "temporal_order"
     loss, loss_at = "cross_entropy", "last"
+    metric, higher_is_better = "accuracy", True
     solved_when = "validation error = 0 on fresh sequences"
     input_size, output_size = 6, 4
 
@@ -53,7 +54,7 @@ class TemporalOrder(Task):
     def metrics(self, scores, targets):
         return classification_metrics(scores, targets)
 
-    def baseline(self):
+    def baseline(self, targets=None):
         return uniform_guess(4)
 
     def solved(self, metrics):
@@ -74,6 +75,7 @@ class Adding(Task):
 
     name = "adding"
     loss, loss_at = "mse", "last"
+    metric, higher_is_better = "mse", False
     solved_when = "error (fraction with squared error > 0.04) < 1 %"
     input_size, output_size = 2, 1
     threshold = 0.04
@@ -99,26 +101,35 @@ class Adding(Task):
         mse = float(sq.mean())
         return {"loss": mse, "mse": mse, "error": float((sq > self.threshold).mean())}
 
-    def baseline(self):
-        # Predicting E[y] = 1/2 for y = (u + v)/2: MSE = Var(y) = 1/24; y has the triangular
-        # density 4 min(y, 1-y), so P(|y - 1/2| > 0.2) = 2 ∫_0^0.3 4y dy = 0.36.
-        return {"loss": 1 / 24, "mse": 1 / 24, "error": 0.36}
+    def baseline(self, targets=None):
+        """Predicting E[y] = 1/2. In expectation, for y = (u + v)/2: MSE = Var(y) = 1/24; y has
+        the triangular density 4 min(y, 1-y), so P(|y - 1/2| > 0.2) = 2 ∫_0^0.3 4y dy = 0.36."""
+        if targets is None:
+            return {"loss": 1 / 24, "mse": 1 / 24, "error": 0.36}
+        return self.metrics(np.full_like(np.asarray(targets, dtype=float), 0.5), targets)
 
     def solved(self, metrics):
         return metrics["error"] < 0.01
 
 
-class Latch(Task):
-    """Latch, Pascanu's "random permutation" problem (permutation.py).
+class Permutation(Task):
+    """Pascanu et al. 2013's "random permutation" problem (permutation.py, class PermTask).
 
     Input: T one-hot steps over 100 symbols. Step 0 holds 0 or 1; steps 1..T-1 hold symbols
     drawn uniformly from 2..99. Target, read at the last step: the first symbol. A one-bit
     memory in a high-entropy stream, T - 1 steps back: the cleanest probe of how far a
     gradient reaches. 100 outputs, of which only 2 are ever right.
+
+    Not to be confused with Bengio, Simard & Frasconi 1994's latch problem, where the class
+    is set by the first few real-valued inputs and the rest of the sequence is Gaussian
+    noise: this is the permutation task as Pascanu's code generates it.
+
+    No-learning baseline: a guess between the two possible answers (ln 2, accuracy 1/2).
     """
 
-    name = "latch"
+    name = "permutation"
     loss, loss_at = "cross_entropy", "last"
+    metric, higher_is_better = "accuracy", True
     solved_when = "validation error < 1 %"
     input_size, output_size = 100, 100
 
@@ -133,7 +144,7 @@ class Latch(Task):
     def metrics(self, scores, targets):
         return classification_metrics(scores, targets)
 
-    def baseline(self):
+    def baseline(self, targets=None):
         return uniform_guess(2)  # once the two possible answers are found
 
     def solved(self, metrics):
@@ -154,6 +165,7 @@ class CopyMemory(Task):
 
     name = "copy_memory"
     loss, loss_at = "cross_entropy", "all"
+    metric, higher_is_better = "data_accuracy", True  # sequence accuracy stays ~0 until solved
     solved_when = "sequence accuracy >= 99 %"
     input_size, output_size = 10, 10
     blank, delimiter, n_data = 0, 9, 10
@@ -180,7 +192,7 @@ class CopyMemory(Task):
             "sequence_accuracy": float(right.all(axis=0).mean()),
         }
 
-    def baseline(self):
+    def baseline(self, targets=None):  # the same on any data: every target has this layout
         steps = self.seq_len
         return {
             "loss": self.n_data * math.log(8) / steps,

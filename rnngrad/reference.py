@@ -1,0 +1,251 @@
+"""The reference gradients: every gradient quantity rnngrad records, recomputed in log space
+from the Jacobians, with code that shares nothing with the engine's backward
+(docs/derivations.md §11).
+
+The engine (rnn.py, attention.py) runs in linear float64: fast, exact where float64 can
+hold the numbers, but a norm below ~1e-308 becomes 0. This module redoes the forward pass
+with its own code, derives ∂ℓ/∂s itself, and carries each example's backward vector as a
+unit vector u times e^L, with L a float64 natural log: exact at any depth. It serves twice:
+the profiles the pipeline records come from here, and the self-check (selfcheck.py) holds
+the engine's own backward against it.
+
+RNN, per example b (row vectors, as in rnn.py), with δ_t = ∂J_b/∂h_t:
+
+    δ_T     = W_uᵀ ∂ℓ_T/∂s_T
+    δ_{t-1} = [t-1 ∈ S] W_uᵀ ∂ℓ_{t-1}/∂s_{t-1} + J_tᵀ δ_t,   J_t = diag(f'(a_t)) W_r [+ I]
+
+f' is kept as log f' (log sech² a = log 4 − 2|a| − 2 log(1 + e^{−2|a|}) for tanh,
+log σ'(a) = −|a| − 2 log(1 + e^{−|a|}) for the sigmoid), so even a unit with |a| = 1000
+contributes its exact e^{-2000}. The long-range vector is the same recursion with the loss
+at step T only; the input gradient is ∂J_b/∂a_t = f'(a_t) ∘ δ_t.
+
+Attention: see `attention_reference`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GAMMA = {"tanh": 1.0, "sigmoid": 0.25}  # max f': Pascanu's γ
+LN10 = np.log(10.0)
+
+
+@dataclass
+class Scaled:
+    """Vectors v[t, b] = e^{log[t, b]} · unit[t, b]; unit rows have norm 1 (0 where v = 0)."""
+
+    log: np.ndarray  # (T, B) natural log of ‖v‖, -inf where v = 0
+    unit: np.ndarray  # (T, B, n)
+
+    def log10_mean(self) -> np.ndarray:
+        """(T,) log10 of the batch mean (1/B) Σ_b ‖v[t, b]‖, without leaving log space."""
+        return log_mean_exp(self.log, axis=1) / LN10
+
+
+@dataclass
+class RNNReference:
+    h: np.ndarray  # (T+1, B, H) states, h[0] = 0
+    log_fprime: np.ndarray  # (T, B, H) log f'(a_t)
+    total: Scaled  # ∂J_b/∂h_t, every loss term
+    long: Scaled  # ∂ℓ_{T,b}/∂h_t, the last step's loss alone
+    log_dx: np.ndarray  # (T, B) log ‖∂J_b/∂a_t‖ = log ‖f'(a_t) ∘ δ_t‖ (the input projection's)
+
+
+@dataclass
+class AttentionReference:
+    total: Scaled  # ∂J_b/∂e_t
+    long: Scaled  # ∂ℓ_{T,b}/∂e_t
+
+
+# -- vectors in log space --------------------------------------------------------------------
+
+
+def norm(v: np.ndarray) -> np.ndarray:
+    """‖v‖ over the last axis for any float64 rows (scaled by the largest entry first)."""
+    m = np.abs(v).max(axis=-1)
+    safe = np.where(m > 0, m, 1.0)
+    return m * np.sqrt(np.einsum("...i,...i->...", v / safe[..., None], v / safe[..., None]))
+
+
+def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """v as (log ‖v‖, v / ‖v‖) row by row; (-inf, 0) for a zero row."""
+    n = norm(v)
+    with np.errstate(divide="ignore"):
+        log = np.log(n)
+    return log, v / np.where(n > 0, n, 1.0)[..., None]
+
+
+def add(log1, unit1, log2, unit2) -> tuple[np.ndarray, np.ndarray]:
+    """e^{log1} unit1 + e^{log2} unit2, scaled by the larger of the two before adding."""
+    m = np.maximum(log1, log2)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    v = unit1 * np.exp(log1 - shift)[..., None] + unit2 * np.exp(log2 - shift)[..., None]
+    log, unit = split(v)
+    return log + shift, unit
+
+
+def log_mean_exp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log (1/n) Σ e^x along `axis`, without overflow; -inf where every term is -inf."""
+    m = np.max(x, axis=axis, keepdims=True)
+    finite_m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.mean(np.exp(x - finite_m), axis=axis, keepdims=True)) + finite_m
+    return np.squeeze(out, axis=axis)
+
+
+# -- the loss derivative -----------------------------------------------------------------------
+
+
+def loss_grad(s: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    """∂ℓ/∂s for each position: 2 (s − y) for squared error; softmax(s) − onehot(y) for
+    cross-entropy, with p_y − 1 written as −Σ_{k≠y} p_k so that it stays exact when p_y ≈ 1."""
+    if loss == "mse":
+        return 2.0 * (s - y)
+    z = s - s.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    rows = p.reshape(-1, p.shape[-1])
+    idx = np.arange(len(rows)), np.asarray(y).ravel()
+    rows[idx] = 0.0
+    rows[idx] = -rows.sum(axis=-1)
+    return p
+
+
+# -- the RNN -----------------------------------------------------------------------------------
+
+
+def log_fprime(a: np.ndarray, activation: str) -> np.ndarray:
+    """log f'(a), exact for any a (no underflow to -inf)."""
+    if activation == "tanh":
+        return np.log(4.0) - 2.0 * np.abs(a) - 2.0 * np.log1p(np.exp(-2.0 * np.abs(a)))
+    return -np.abs(a) - 2.0 * np.log1p(np.exp(-np.abs(a)))
+
+
+def rnn_forward(params, x: np.ndarray, activation: str, skip: bool):
+    """a (T, B, H) and h (T+1, B, H) in float64, recomputed here (not the engine's forward)."""
+    w_e, w_r, b = (np.asarray(params[k], dtype=np.float64) for k in ("W_e", "W_r", "b"))
+    drive = w_e.T[x] if x.ndim == 2 else np.asarray(x, np.float64) @ w_e.T  # W_e x_t (T, B, H)
+    steps, batch, hidden = drive.shape
+    a = np.empty((steps, batch, hidden))
+    h = np.zeros((steps + 1, batch, hidden))
+    for t in range(steps):
+        a[t] = drive[t] + h[t] @ w_r.T + b
+        f = np.tanh(a[t]) if activation == "tanh" else 0.5 + 0.5 * np.tanh(0.5 * a[t])
+        h[t + 1] = f + h[t] if skip else f
+    return a, h
+
+
+def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: bool):
+    """Every profile of one batch, per example, in log space (module docstring)."""
+    a, h = rnn_forward(params, x, activation, skip)
+    w_r, w_u, c = (np.asarray(params[k], dtype=np.float64) for k in ("W_r", "W_u", "c"))
+    s = (h[1:] if loss_at == "all" else h[-1]) @ w_u.T + c  # (T, B, C) or (B, C)
+    ds = loss_grad(s, np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp), loss)
+    lf = log_fprime(a, activation)
+    local = ds @ w_u  # W_uᵀ ∂ℓ_t/∂s_t, (T, B, H) or (B, H) for the last step
+    last = local[-1] if loss_at == "all" else local
+    long = backward_scaled(w_r, lf, last, None, skip)
+    total = long if loss_at == "last" else backward_scaled(w_r, lf, last, local, skip)
+    m = lf.max(axis=-1)  # (T, B)
+    g_log, _ = split(np.exp(lf - m[..., None]) * total.unit)
+    return RNNReference(h, lf, total, long, total.log + m + g_log)
+
+
+def backward_scaled(w_r, lf, last, local, skip: bool) -> Scaled:
+    """δ_t for t = T..1 from δ_T = `last`, through J_tᵀ (and the local terms, if given)."""
+    steps, batch, hidden = lf.shape
+    out = Scaled(np.empty((steps, batch)), np.empty((steps, batch, hidden)))
+    log, unit = split(last)
+    out.log[-1], out.unit[-1] = log, unit
+    for t in range(steps - 1, 0, -1):  # 0-based: from δ at index t to index t-1
+        m = lf[t].max(axis=-1)  # scale f'(a) by its largest entry, so none underflows
+        through_log, through_unit = split((np.exp(lf[t] - m[:, None]) * unit) @ w_r)
+        through_log = through_log + m + log  # W_rᵀ (f'(a_t) ∘ δ_t)
+        if skip:  # + δ_t through the identity
+            through_log, through_unit = add(through_log, through_unit, log, unit)
+        if local is not None:
+            local_log, local_unit = split(local[t - 1])
+            through_log, through_unit = add(through_log, through_unit, local_log, local_unit)
+        log, unit = through_log, through_unit
+        out.log[t - 1], out.unit[t - 1] = log, unit
+    return out
+
+
+# -- attention ---------------------------------------------------------------------------------
+
+
+def attention_reference(params, x, y, loss: str, loss_at: str, positions) -> AttentionReference:
+    """∂J_b/∂e_t (total) and ∂ℓ_{T,b}/∂e_t (long-range) of causal self-attention, in log space.
+
+    With logα = S − logsumexp(S) row by row (exact, however small α is), dz_t = W_uᵀ ∂ℓ_t/∂s_t,
+    dα_{tj} = dz_t·v_j and c_t = Σ_k α_{tk} dα_{tk}, the gradient reaching e_j is
+
+        W_qᵀ Σ_k α_{jk} (dα_{jk} − c_j) k_k/√d  +  e^{m_j} [W_vᵀ Σ_t α̃_{tj} dz_t
+                                                  + W_kᵀ Σ_t α̃_{tj} (dα_{tj} − c_t) q_t/√d]
+
+    where α̃_{tj} = e^{logα_{tj} − m_j}, m_j = max_t logα_{tj} over the positions t whose loss
+    is counted: the second part is exact even where every α_{tj} underflows float64. Each row
+    of α ∘ (dα − c) sums to zero; its entry at the row's largest α, which cancels when α ≈ 1,
+    is taken as minus the sum of the others (as the engine does).
+    """
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    size = p["W_e"].shape[0]
+    if x.ndim == 2:  # one-hot: W_e x_t is column x_t of W_e
+        e = p["W_e"].T[x.T]  # (B, T, d)
+    else:
+        e = np.asarray(x, np.float64).transpose(1, 0, 2) @ p["W_e"].T
+    e = e + positions(x.shape[0], size)
+    q, k, v = e @ p["W_q"].T, e @ p["W_k"].T, e @ p["W_v"].T
+    steps = e.shape[1]
+    score = q @ k.transpose(0, 2, 1) / np.sqrt(size)  # (B, T, T)
+    score[:, np.triu(np.ones((steps, steps), dtype=bool), k=1)] = -np.inf
+    top = score.max(axis=-1, keepdims=True)
+    log_alpha = score - (top + np.log(np.exp(score - top).sum(axis=-1, keepdims=True)))
+    z = np.exp(log_alpha) @ v
+    s = (z if loss_at == "all" else z[:, -1]) @ p["W_u"].T + p["c"]
+    yy = np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp)
+    if loss_at == "all":  # time-major targets to batch-major
+        yy = yy.transpose(1, 0, 2) if loss == "mse" else yy.T
+    ds = loss_grad(s, yy, loss)
+    dz = np.zeros((e.shape[0], steps, size))
+    if loss_at == "all":
+        dz[:] = ds @ p["W_u"]
+    else:
+        dz[:, -1] = ds @ p["W_u"]
+    long_dz = np.zeros_like(dz)
+    long_dz[:, -1] = dz[:, -1]
+    parts = (q, k, v, log_alpha, p, size)
+    long = _attention_backward(long_dz, *parts)
+    total = long if loss_at == "last" else _attention_backward(dz, *parts)
+    return AttentionReference(total, long)
+
+
+def _attention_backward(dz, q, k, v, log_alpha, p, size) -> Scaled:
+    """The gradient reaching every e_j from the losses whose dz_t is non-zero (see above)."""
+    alpha = np.exp(log_alpha)  # (B, T, T); only used row by row, where it sums to 1
+    dalpha = dz @ v.transpose(0, 2, 1)  # dα_{tj} = dz_t · v_j
+    weight = dalpha - (alpha * dalpha).sum(axis=-1, keepdims=True)  # dα_{tj} − c_t
+    row = alpha * weight  # √d ∂ℓ/∂S_{tj}
+    # each row sums to zero: at its largest α (where α ≈ 1 cancels) use minus the others
+    top = alpha.argmax(axis=-1)  # (B, T)
+    np.put_along_axis(row, top[..., None], 0.0, axis=-1)
+    dominant = -row.sum(axis=-1)  # (B, T)
+    np.put_along_axis(row, top[..., None], dominant[..., None], axis=-1)
+    near_log, near_unit = split((row @ k / np.sqrt(size)) @ p["W_q"])  # W_qᵀ dq_j
+    counted = np.abs(dz).max(axis=-1) > 0  # (B, T): positions t whose loss is counted
+    masked = np.where(counted[:, :, None], log_alpha, -np.inf)  # logα_{tj} over counted t
+    m = masked.max(axis=1)  # (B, T): m_j
+    safe_m = np.where(np.isfinite(m), m, 0.0)
+    tilde = np.exp(masked - safe_m[:, None, :])  # α̃_{tj}: the largest in each column is 1
+    column = tilde * weight  # α̃_{tj} (dα_{tj} − c_t); the dominant entries as above:
+    m_top = np.take_along_axis(safe_m, top, axis=1)  # m_j of each row's dominant column
+    fixed = np.where(counted, dominant * np.exp(-np.where(counted, m_top, 0.0)), 0.0)
+    np.put_along_axis(column, top[..., None], fixed[..., None], axis=-1)
+    dv = tilde.transpose(0, 2, 1) @ dz  # Σ_t α̃_{tj} dz_t  (B, T, d)
+    dk = column.transpose(0, 2, 1) @ q / np.sqrt(size)  # Σ_t α̃_{tj} (dα_{tj} − c_t) q_t/√d
+    far_log, far_unit = split(dv @ p["W_v"] + dk @ p["W_k"])
+    far_log = np.where(np.isfinite(m), far_log + safe_m, -np.inf)  # times e^{m_j}
+    log, unit = add(near_log, near_unit, far_log, far_unit)
+    return Scaled(log.T, unit.transpose(1, 0, 2))  # time-major (T, B), (T, B, d)

@@ -1,0 +1,165 @@
+"""The self-check can fail (rnngrad/selfcheck.py): broken backwards patched into the engine —
+the mistakes of the original handwritten notes among them — are each caught, for every
+variant they apply to; a correct engine passes; the bound is checked per example.
+
+Broken backwards injected (each a plausible slip in a hand derivation):
+- W_r for W_rᵀ in ∂J/∂h_{t-1} = W_rᵀ da_t;
+- 1 − tanh for 1 − tanh² (tanh');
+- the skip connection's identity path dropped (∂h_t/∂h_{t-1} = I + diag(f') W_r);
+- σ(1 + σ) for σ(1 − σ) (sigmoid');
+- one example's gradient scaled at one step (what a batch mean hides);
+- attention: the 1/√d of the scores forgotten in the backward pass.
+
+Run: .venv/bin/pytest tests/test_selfcheck.py
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import rnngrad.attention as attention_module
+import rnngrad.rnn as rnn_module
+from rnngrad import RNN
+from rnngrad.attention import Attention
+from rnngrad.profile import probe
+from rnngrad.selfcheck import step_ratio
+from rnngrad.tasks import make_task
+from rnngrad.training import Settings, train
+
+ORIGINAL_BACKWARD = rnn_module.backward
+ORIGINAL_FPRIME = rnn_module.activation_grad
+
+
+def w_for_w_transposed(params, trace, ds, activation, skip, ws=None):
+    return ORIGINAL_BACKWARD({**params, "W_r": params["W_r"].T}, trace, ds, activation, skip, ws)
+
+
+def skip_identity_dropped(params, trace, ds, activation, skip, ws=None):
+    return ORIGINAL_BACKWARD(params, trace, ds, activation, False, ws)
+
+
+def one_minus_tanh(a, activation, out=None):
+    if activation == "tanh":
+        return 1.0 - np.tanh(a)
+    return ORIGINAL_FPRIME(a, activation, out)
+
+
+def sigma_one_plus_sigma(a, activation, out=None):
+    if activation == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-a))
+        return s * (1.0 + s)
+    return ORIGINAL_FPRIME(a, activation, out)
+
+
+FAULTS = {  # name: (module attribute patched, broken function, variants it applies to)
+    "W for Wᵀ": ("backward", w_for_w_transposed, ["tanh", "sigmoid"], [False, True]),
+    "1 − tanh": ("activation_grad", one_minus_tanh, ["tanh"], [False, True]),
+    "skip identity dropped": ("backward", skip_identity_dropped, ["tanh", "sigmoid"], [True]),
+    "σ(1 + σ)": ("activation_grad", sigma_one_plus_sigma, ["sigmoid"], [False, True]),
+}
+CASES = [
+    (name, activation, skip, loss_at)
+    for name, (_, _, activations, skips) in FAULTS.items()
+    for activation, skip, loss_at in itertools.product(activations, skips, ["last", "all"])
+]
+
+
+def batch(loss_at, steps=30, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, size=(steps, size))
+    y = rng.integers(0, 4, size=(steps, size) if loss_at == "all" else size)
+    return x, y
+
+
+@pytest.mark.parametrize(
+    "activation,skip,loss_at", list(itertools.product(["tanh", "sigmoid"], [0, 1], ["last", "all"]))
+)
+def test_the_correct_engine_passes(activation, skip, loss_at):
+    rnn = RNN(6, 24, 4, activation=activation, skip=bool(skip), seed=1)
+    x, y = batch(loss_at)
+    check = probe(rnn, x, y, "cross_entropy", loss_at).check
+    assert check.ok, check.message()
+    assert check.rel_err < 1e-10 and check.compared >= 2 * 30 * 16 * 0.9
+    assert 0 < check.bound_ratio <= 1
+
+
+@pytest.mark.parametrize("fault,activation,skip,loss_at", CASES)
+def test_every_broken_backward_is_caught(monkeypatch, fault, activation, skip, loss_at):
+    attribute, broken, _, _ = FAULTS[fault]
+    monkeypatch.setattr(rnn_module, attribute, broken)
+    rnn = RNN(6, 24, 4, activation=activation, skip=skip, seed=1)
+    x, y = batch(loss_at)
+    check = probe(rnn, x, y, "cross_entropy", loss_at).check
+    assert not check.ok
+    assert check.message().startswith("self-check FAILED")
+
+
+def test_a_bound_check_alone_would_miss_the_transposed_matrix(monkeypatch):
+    """‖W_rᵀ‖ = ‖W_r‖: with W for Wᵀ every factor still respects the bound. Only holding the
+    engine against an independent computation catches it."""
+    monkeypatch.setattr(rnn_module, "backward", w_for_w_transposed)
+    rnn = RNN(6, 24, 4, activation="tanh", seed=1)
+    x, y = batch("last")
+    check = probe(rnn, x, y, "cross_entropy", "last").check
+    assert check.bound_ratio <= 1  # the bound is met ...
+    assert check.rel_err > 0.1 and not check.ok  # ... and yet the engine is wrong
+
+
+def test_sigmoid_derivative_above_a_quarter_also_breaks_the_bound(monkeypatch):
+    monkeypatch.setattr(rnn_module, "activation_grad", sigma_one_plus_sigma)
+    rnn = RNN(6, 24, 4, activation="sigmoid", seed=1)
+    x, y = batch("last")
+    check = probe(rnn, x, y, "cross_entropy", "last").check
+    assert check.bound_ratio > 1 and "Pascanu's bound" in check.message()
+
+
+def test_one_example_hidden_in_the_batch_mean_is_caught(monkeypatch):
+    """Example 0's ∂J/∂h_t grown 5-fold at one step: the batch-mean profile still respects
+    the bound at every step; the per-example check does not."""
+
+    def one_example_grows(params, trace, ds, activation, skip, ws=None):
+        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws)
+        dh[:15, 0] *= 5.0  # every step before t = 16, for example 0
+        return grads, dh
+
+    monkeypatch.setattr(rnn_module, "backward", one_example_grows)
+    rnn = RNN(6, 24, 4, activation="sigmoid", seed=1)
+    x, y = batch("last", size=64)
+    out = rnn.loss_and_grads(x, y, loss_at="last", per_example=True)
+    per_example = np.log(np.linalg.norm(out.dh, axis=-1))  # (T, B)
+    bound = 0.25 * np.linalg.svd(rnn.params["W_r"], compute_uv=False)[0]
+    mean_ratio, _ = step_ratio(np.log(out.dh_norms)[:, None], np.log(bound))
+    example_ratio, where = step_ratio(per_example, np.log(bound))
+    assert mean_ratio < 1 < example_ratio and where[1] == 0  # the mean hides it
+    check = probe(rnn, x, y, "cross_entropy", "last").check
+    assert not check.ok and check.bound_ratio > 1
+
+
+def test_a_broken_attention_backward_is_caught(monkeypatch):
+    """The 1/√d of the scores forgotten in the backward pass (dS too large by √d)."""
+    original = attention_module.exact_dominant_entry
+
+    def forgets_the_scale(dscore, alpha):
+        original(dscore, alpha)
+        dscore *= 4.0  # √d for d = 16: undoes the division that follows
+
+    monkeypatch.setattr(attention_module, "exact_dominant_entry", forgets_the_scale)
+    model = Attention(6, 16, 4, seed=2)
+    for loss_at in ("last", "all"):
+        x, y = batch(loss_at)
+        check = probe(model, x, y, "cross_entropy", loss_at).check
+        assert not check.ok and np.isnan(check.bound_ratio), check.message()
+    monkeypatch.setattr(attention_module, "exact_dominant_entry", original)
+    assert probe(model, x, y, "cross_entropy", "all").check.ok
+
+
+def test_training_reports_a_failed_self_check_at_every_profile(monkeypatch):
+    monkeypatch.setattr(rnn_module, "backward", w_for_w_transposed)
+    task = make_task("temporal_order", T=10)
+    evals = []
+    settings = Settings(steps=20, eval_every=10, profile_every=10, valid_size=32, probe_size=8)
+    train(RNN(6, 8, 4, seed=0), task, settings, on_eval=evals.append)
+    profiled = [e for e in evals if e.check is not None]
+    assert len(profiled) == 3
+    assert all(not e.check.ok and e.scalars["selfcheck_ok"] == 0.0 for e in profiled)
