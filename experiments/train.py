@@ -5,9 +5,12 @@
     python experiments/train.py task=adding task.T=50     # a single run
     python experiments/train.py debug=default             # a tiny run
 
-Each job trains one RNN with the NumPy engine and records one MLflow run (rnngrad.pipeline.job);
-the sweeper (rnngrad.pipeline.sweeper) validates every job first, skips what already finished
-and prints a summary. Configs: conf/. Runs: the MLflow store (make ui).
+Each job trains one model (an RNN, or attention for contrast) with the NumPy engine and
+records one MLflow run (rnngrad.pipeline.job); the sweeper (rnngrad.pipeline.sweeper)
+validates every job first, skips what already finished and prints a summary. A sweep's runs
+go to its preset's experiment; a single run goes to 'single_runs' and anything with
+debug=default to 'debug', unless tracking.experiment=NAME says otherwise: a preset's
+experiment holds only that preset's sweeps. Configs: conf/. Runs: the MLflow store (make ui).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from omegaconf import DictConfig
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.preflight import preflight
 from rnngrad.pipeline.schema import register
+from rnngrad.pipeline.tracking import DEBUG, SINGLE_RUNS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register()
@@ -30,8 +34,12 @@ register()
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
+    overrides = list(hc.overrides.task)
     in_sweep = cfg.tracking.parent_run_id is not None
-    return run(cfg, list(hc.overrides.task), hc.job.num if in_sweep else None)
+    named = any(o.startswith("tracking.experiment=") for o in overrides)
+    if not (in_sweep or named or cfg.tracking.experiment == DEBUG):
+        cfg.tracking.experiment = SINGLE_RUNS  # not into the preset's experiment
+    return run(cfg, overrides, hc.job.num if in_sweep else None)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@
     make report [EXPERIMENT=vanishing]
 
 Reads the store only (never retrains); writes reports/figures/<experiment>/,
-reports/tables/<experiment>/ and reports/<experiment>.html. Running it twice gives the same
-files; runs added by a later sweep appear; failed, killed and diverged runs are shown and
-counted; an empty or missing experiment gives a message and exit status 1.
+reports/tables/<experiment>/ (with findings.md, what the sweep shows) and
+reports/<experiment>.html. Running it twice gives the same files; runs added by a later
+sweep appear; failed, killed and diverged runs are shown and counted; a failed self-check
+is a WARNING; an empty or missing experiment gives a message and exit status 1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reports import figures as figs
-from reports import frames, page
+from reports import findings as finds
+from reports import page
 from reports import tables as tabs
 from reports.load import NoRuns, load
 
@@ -46,22 +48,25 @@ def cli(argv: list[str] | None = None, only: str | None = None) -> int:
     if only in (None, "figures"):
         built_figs = figs.build(exp)
         written += figs.save(built_figs, args.out / "figures" / exp.name)
+    items = finds.findings(exp)
     if only in (None, "tables"):
         built_tabs = tabs.build(exp)
-        written += tabs.save(built_tabs, args.out / "tables" / exp.name)
-    bad = frames.violations(exp)
+        folder = args.out / "tables" / exp.name
+        written += tabs.save(built_tabs, folder)
+        (folder / "findings.md").write_text(finds.markdown(exp, items))
+        written.append(folder / "findings.md")
     if only is None:
-        written.append(page.render(exp, built_figs, built_tabs, bad, args.out))
-    counts = ", ".join(f"{v} {k}" for k, v in exp.runs["outcome"].value_counts().items())
+        written.append(page.render(exp, built_figs, built_tabs, items, args.out))
+    counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
     print(
-        f"report '{exp.name}': {len(exp.runs)} runs ({counts}) read in {loaded:.1f} s; "
-        f"wrote {len(written)} files in {time.perf_counter() - start:.1f} s"
+        f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) read "
+        f"in {loaded:.1f} s; wrote {len(written)} files in {time.perf_counter() - start:.1f} s"
     )
-    if not bad.empty:
-        print(
-            f"WARNING: Pascanu's bound violated {len(bad)} time(s) in "
-            f"{bad['run_id'].nunique()} run(s): a bug in the engine. See the report page."
-        )
+    for item in items:
+        if item.warning:
+            print(f"WARNING: {item.text}")
+    for note in exp.notes:
+        print(f"note: {note}")
     if only is None:
         print(f"open {written[-1]}")
     return 0

@@ -6,9 +6,8 @@ Written by reports/build.py as reports/<experiment>.html, next to figures/ and t
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
-
-import pandas as pd
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -20,13 +19,19 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th { background: #f3f3f3; } .warn { background: #fde2e2; border: 2px solid #c00; padding: 1em;
 font-weight: bold; } .note { background: #fff6d6; border: 1px solid #d9b300; padding: 0.6em; }
-nav a { margin-right: 1em; }
+nav a { margin-right: 1em; } .findings li { margin: 0.3em 0; }
+.findings li.warn { background: #fde2e2; border-left: 4px solid #c00; padding: 0.3em; }
 """
 
 
-def render(exp, figures, tables, violations: pd.DataFrame, out: Path) -> Path:
+def inline(text: str) -> str:
+    """Escaped text with **bold** marked up."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def render(exp, figures, tables, findings, out: Path) -> Path:
     name = exp.name
-    runs = exp.runs
+    runs = exp.listed
     counts = runs["outcome"].value_counts()
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>rnngrad: {name}</title>",
@@ -34,19 +39,26 @@ def render(exp, figures, tables, violations: pd.DataFrame, out: Path) -> Path:
         f"<h1>rnngrad report: {html.escape(name)}</h1>",
         f"<p class='meta'>{len(runs)} runs read from {html.escape(exp.uri)} — "
         + ", ".join(f"{v} {html.escape(k)}" for k, v in counts.items())
-        + ". Regenerate: <code>make report EXPERIMENT="
+        + f"; {len(exp.runs)} analysed. Regenerate: <code>make report EXPERIMENT="
         + html.escape(name)
         + "</code></p>",
     ]
-    if not violations.empty:
-        parts.append(
-            f"<p class='warn'>Pascanu's bound violated {len(violations)} time(s): a "
-            "run's gradient grew faster in one step than γ·σ_max(W_r) allows. The bound "
-            "is a theorem, so this is a bug in the engine. Runs: "
-            + html.escape(", ".join(sorted(violations["run_id"].unique())[:10]))
-            + "</p>"
-        )
-    bad = runs[runs["outcome"].isin(["failed", "killed", "running", "diverged"])]
+    failed_checks = [f for f in findings if f.warning and f.text.startswith("SELF-CHECK")]
+    if failed_checks:
+        parts.append(f"<p class='warn'>{inline(failed_checks[0].text)}</p>")
+    items = []
+    for f in findings:
+        if f.heading:
+            items.append(f"</ul><p><b>{inline(f.text)}</b></p><ul>")
+        else:
+            items.append(f"<li{' class=warn' if f.warning else ''}>{inline(f.text)}</li>")
+    parts.append(
+        "<section class='findings' id='findings'><h2>What this sweep shows</h2><ul>"
+        + "".join(items)
+        + "</ul><p class='meta'>Every number above is computed from the recorded runs "
+        f"(also in <a href='tables/{name}/findings.md'>findings.md</a>).</p></section>"
+    )
+    bad = runs[runs["analysed"] & runs["outcome"].isin(["failed", "killed", "running", "diverged"])]
     if len(bad):
         items = "".join(
             f"<li>{html.escape(str(r.run_name))}: <b>{r.outcome}</b>"
@@ -56,8 +68,8 @@ def render(exp, figures, tables, violations: pd.DataFrame, out: Path) -> Path:
             for r in bad.itertuples()
         )
         parts.append(
-            f"<div class='note'>Runs that did not finish normally ({len(bad)}), shown "
-            f"and counted in every figure and table:<ul>{items}</ul></div>"
+            f"<div class='note'>Runs that did not finish normally ({len(bad)}), counted in "
+            f"the tables; figures show diverged runs at their last state:<ul>{items}</ul></div>"
         )
     parts.append(
         "<nav>"

@@ -1,9 +1,10 @@
-"""The report's tables: one row per configuration (seeds aggregated: mean ± sd, n shown).
+"""The report's tables: one row per configuration (every setting that varies is a column;
+only seeds are aggregated: mean ± sd, n shown), and every run of the experiment.
 
     python reports/tables.py --experiment vanishing [--tracking-uri URI] [--out reports]
 
 writes reports/tables/<experiment>/summary.{md,csv,tex} and runs.{md,csv,tex} (every run,
-with its status and outcome, so nothing is dropped).
+with its status, outcome and whether it is analysed, so nothing is dropped).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reports import frames
 
-MEASURES = ["valid_loss", "decay_factor", "log10_ratio", "horizon", "sigma_max", "wall_time_s"]
+MEASURES = {  # column -> heading
+    "valid_loss": "loss",
+    "decay_factor": "decay factor",
+    "bound": "bound (same step)",
+    "state_norm_last": "‖h_T‖",
+    "saturation": "saturation",
+    "sigma_max": "σ_max(W_r)",
+    "wall_time_s": "seconds",
+}
 
 
 @dataclass
@@ -39,78 +48,140 @@ def mean_sd(values: pd.Series) -> str:
     return f"{v.mean():.3g} ± {v.std(ddof=1):.2g}"
 
 
+def fall(values: pd.Series, seq_len: pd.Series) -> tuple[float, int, str]:
+    """The median distance at which the profile fell below a threshold, a run that never
+    fell counting as beyond its sequence (T − 1): (median or NaN, how many never fell, text)."""
+    never, n = int(values.isna().sum()), len(values)
+    if n == 0:
+        return np.nan, 0, "–"
+    median = float(values.fillna(np.inf).median())
+    note = f" ({never} of {n} never)" if 0 < never < n else (" (never)" if never else "")
+    if np.isinf(median):  # most runs never fell that far within their sequence
+        return np.nan, never, f"> {int(seq_len.max()) - 1}{note}"
+    return median, never, f"{median:g}{note}"
+
+
+def configurations(exp) -> list[str]:
+    """The settings that vary among the analysed runs, seed aside: the summary's row keys."""
+    return [c for c in frames.varying(exp.runs, exp.config) if c != frames.SEED]
+
+
 def summary(exp) -> Table:
     runs = exp.runs
-    metric = frames.primary(runs)
-    key = f"valid_{metric}"
-    config = [c for c in frames.varying(runs) if c != "seed"]
-    groups = runs.groupby(config, dropna=False, sort=True) if config else [((), runs)]
+    keys = configurations(exp)
+    if runs.empty:
+        none = pd.DataFrame({"n": []})
+        return Table(
+            "summary", "Per configuration", none, none, "No run is analysed (see the notes)."
+        )
+    groups = runs.groupby(keys, dropna=False, sort=True) if keys else [((), runs)]
     numbers, shown = [], []
     for values, g in groups:
         values = values if isinstance(values, tuple) else (values,)
-        head = dict(zip(config, values, strict=True))
-        base = frames.baseline(g.iloc[0])
-        n_div = int((g["outcome"] == "diverged").sum())
-        n_bad = int(g["outcome"].isin(["failed", "killed", "running"]).sum())
-        num = {
-            **head,
-            "n": len(g),
-            "diverged": n_div,
-            "failed": n_bad,
-            f"baseline_{metric}": base[metric],
-            "baseline_loss": base["loss"],
-        }
-        fmt = {**head, "n": len(g)}
-        for m in [key, *MEASURES]:
-            if m in g:
-                num[f"{m}_mean"] = g[m].mean()
-                num[f"{m}_sd"] = g[m].std(ddof=1) if len(g) > 1 else np.nan
-                fmt[m] = mean_sd(g[m])
-        fmt[f"baseline {metric}"] = f"{base[metric]:.3g}"
-        fmt["diverged"] = n_div
-        fmt["failed"] = n_bad
+        head = dict(zip(keys, values, strict=True))
+        ok = frames.usable(g)
+        metric = ok["metric"].dropna().iloc[0] if ok["metric"].notna().any() else None
+        num = {**head, "n": len(g), "metric": metric}
+        fmt = {**{k: frames.text(v) for k, v in head.items()}, "n": len(g), "metric": metric or "–"}
+        if metric:
+            final, base = ok.get(f"valid_{metric}"), ok.get(f"baseline_{metric}")
+            num["final_mean"], num["final_sd"] = final.mean(), final.std(ddof=1)
+            num["baseline"] = base.mean() if base is not None else np.nan
+            fmt["final"] = mean_sd(final)
+            fmt["baseline"] = f"{num['baseline']:.3g}" if base is not None else "–"
+        if "baseline_loss" in ok:
+            num["baseline_loss"] = ok["baseline_loss"].mean()
+        for col, heading in MEASURES.items():
+            if col in ok:
+                num[f"{col}_mean"] = ok[col].mean()
+                num[f"{col}_sd"] = ok[col].std(ddof=1) if len(ok) > 1 else np.nan
+                fmt[heading] = mean_sd(ok[col])
+            if col == "valid_loss":
+                fmt["baseline loss"] = f"{num.get('baseline_loss', np.nan):.3g}"
+        for col, heading in (("fall_1e6", "falls below 1e-6 at"), ("fall_1e16", "below 1e-16 at")):
+            if col in ok:
+                median, never, words = fall(ok[col], ok["seq_len"])
+                num[f"{col}_median"], num[f"{col}_never"] = median, never
+                fmt[heading] = words
+        if "solved" in ok and ok["solved"].notna().any():
+            num["solved"] = int((ok["solved"] == 1).sum())
+            fmt["solved"] = f"{num['solved']} of {len(ok)}"
+        num["diverged"] = fmt["diverged"] = int((g["outcome"] == "diverged").sum())
+        num["failed"] = fmt["failed/killed"] = int(
+            g["outcome"].isin(["failed", "killed", "running"]).sum()
+        )
+        failed_checks = int(g["selfcheck"].str.startswith("FAILED").sum())
+        num["selfcheck_failed"] = fmt["self-check failed"] = failed_checks
         numbers.append(num)
         shown.append(fmt)
     caption = (
-        f"One row per configuration of '{exp.name}' ({len(runs)} runs): mean ± sd over seeds "
-        f"(n runs) of the final validation {metric} (baseline: a model that learned nothing) "
-        "and loss, the per-step decay factor, log10 ‖∂ℓ_T/∂h_1‖/‖∂ℓ_T/∂h_T‖, the gradient "
-        "horizon (steps back until 1e-6 of its value at the loss), σ_max(W_r) at the end, and "
-        "wall time in seconds; diverged and failed/killed runs counted. "
-        f"Fixed: {frames.describe_fixed(runs)}."
+        f"One row per configuration of '{exp.name}' ({len(runs)} analysed runs; every setting "
+        "that varies is a column, only seeds are aggregated): mean ± sd over the n runs of the "
+        "final validation value of the task's primary metric and of the loss, each beside the "
+        "no-learning baseline recorded on the same validation sets; the final per-step decay "
+        "factor of the long-range gradient and Pascanu's bound at the same training step; "
+        "the distance back at which that gradient first falls below 1e-6 and 1e-16 of its "
+        "value at the loss step (median over the runs; '> T − 1': it never fell that far "
+        "within the sequence in most runs); the final state size ‖h_T‖ and saturated fraction; "
+        "σ_max(W_r) at the last evaluation; wall time; and the runs that were solved (the "
+        "task's criterion on the validation set), diverged, failed or killed, or whose "
+        f"self-check failed. Fixed: {fixed_text(exp, keys)}."
     )
     return Table(
         "summary", "Per configuration", pd.DataFrame(numbers), pd.DataFrame(shown), caption
     )
 
 
+def fixed_text(exp, keys: list[str]) -> str:
+    shown = []
+    for c in exp.config:
+        if c in keys or c == frames.SEED or c not in exp.runs:
+            continue
+        values = frames.values_of(exp.runs, c)
+        if len(values) == 1 and frames.text(values[0]) != "–":
+            shown.append(f"{frames.name(c)} {frames.text(values[0])}")
+    return ", ".join(shown) or "nothing else"
+
+
 def run_list(exp) -> Table:
-    runs = exp.runs
-    config = [c for c in frames.varying(runs)] + (["seed"] if "seed" in runs else [])
-    metric = f"valid_{frames.primary(runs)}"
+    listed = exp.listed.merge(
+        exp.runs[
+            ["run_id", *[c for c in exp.runs if c.startswith("valid_") or c in ("decay_factor",)]]
+        ],
+        on="run_id",
+        how="left",
+    )
+    config = [c for c in frames.varying(listed, exp.config)]
+    listed["final"] = [
+        row.get(f"valid_{row['metric']}", np.nan) if row["metric"] else np.nan
+        for _, row in listed.iterrows()
+    ]
+    listed["analysed"] = listed["why_not"].replace("", "yes")
     cols = [
         "run_name",
         *config,
         "status",
         "outcome",
+        "analysed",
         "diverged_at",
-        metric,
+        "metric",
+        "final",
         "decay_factor",
-        "horizon",
-        "wall_time_s",
+        "selfcheck",
         "error",
         "run_id",
     ]
-    frame = runs[[c for c in cols if c in runs]].copy()
+    frame = listed[[c for c in cols if c in listed]].copy()
     shown = frame.copy()
     for c in shown.columns:
         if shown[c].dtype.kind == "f":
             shown[c] = shown[c].map(lambda v: "–" if pd.isna(v) else f"{v:.3g}")
-    counts = runs["outcome"].value_counts().to_dict()
+    counts = exp.listed["outcome"].value_counts().to_dict()
     caption = (
         f"Every run of '{exp.name}', with its status and outcome ("
         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        + "): failed, killed and diverged runs are listed, never dropped."
+        + "), whether it is analysed (and why not), its final primary metric, decay factor "
+        "and self-check: failed, killed, diverged and superseded runs are listed, never dropped."
     )
     return Table("runs", "Every run", frame, shown, caption)
 

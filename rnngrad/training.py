@@ -9,6 +9,9 @@ Scalars of an evaluation (step 0 is before any update):
                      with the loss at every step, per sequence otherwise, like the task's "loss")
     grad_norm        mean global gradient norm ‖∂J/∂θ‖ since the previous evaluation, before clipping
     valid_<metric>   the task's metrics on the fixed validation set
+    solved           1 if they meet the task's success criterion, else 0 (tasks that have one)
+    baseline_<metric> (step 0 only) the same metrics for a model that learned nothing, scored
+                     on the same validation set (Task.baseline)
     sigma_max, rho   largest singular value and spectral radius of W_r
     bound            Pascanu's per-step bound on the long-range profile: γ σ_max(W_r), plus 1 with skip
 and, where a profile is recorded (every `profile_every` steps, at step 0 and at the end), on
@@ -83,10 +86,13 @@ def train(
     per_step = task.seq_len if task.loss_at == "all" else 1
     losses, grad_norms = [], []
     last: Evaluation | None = None
+    baseline = {f"baseline_{k}": v for k, v in task.baseline(valid[1]).items()}
 
     def evaluate(step: int, profile: bool) -> Evaluation:
         nonlocal last
         last = _evaluate(rnn, task, step, valid, probe_batch if profile else None)
+        if step == 0:
+            last.scalars.update(baseline)
         last.scalars["train_loss"] = float(np.mean(losses)) if losses else np.nan
         last.scalars["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else np.nan
         losses.clear()
@@ -133,7 +139,10 @@ def _evaluate(model, task: Task, step: int, valid, probe_batch) -> Evaluation:
     the probe batch (an RNN's over h_t, the attention model's over its input embeddings e_t)."""
     with np.errstate(all="ignore"):
         scores = model.scores(valid[0], loss_at=task.loss_at)
-    scalars = {f"valid_{k}": v for k, v in task.metrics(scores, valid[1]).items()}
+    metrics = task.metrics(scores, valid[1])
+    scalars = {f"valid_{k}": v for k, v in metrics.items()}
+    if task.has_criterion:
+        scalars["solved"] = float(task.solved(metrics))
     is_rnn = isinstance(model, RNN)
     if is_rnn:
         w_r = model.params["W_r"].astype(np.float64)

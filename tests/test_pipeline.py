@@ -4,7 +4,9 @@ Every launch is a real `python experiments/train.py` process (Hydra, the joblib 
 launcher, a real SQLite MLflow store in a temporary folder), read back with MlflowClient:
 - every group option and every preset composes and validates, job by job;
 - each preset runs end to end with the debug preset;
-- a run holds what the pipeline issue lists (params, tags, metrics, profiles, artifacts);
+- a run holds its record (params, tags, metrics, baselines, profiles, state, artifacts);
+- single runs and debug sweeps never land in a preset's experiment;
+- a run recorded by an older record version does not count as finished;
 - 2 parallel workers on a fresh store record all of 8 jobs, under one parent run;
 - a sweep interrupted (Ctrl-C, then SIGKILL) and launched again ends with every
   configuration finished exactly once, the dead runs marked KILLED;
@@ -31,6 +33,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
+from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.schema import config_hash, register, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +69,11 @@ class Store:
 
     def client(self) -> MlflowClient:
         return MlflowClient(self.uri)
+
+    def every_run(self) -> list:
+        client = self.client()
+        ids = [e.experiment_id for e in client.search_experiments()]
+        return client.search_runs(ids, max_results=1000) if ids else []
 
     def runs(self, experiment: str, children_only: bool = True) -> list:
         client = self.client()
@@ -141,13 +149,14 @@ SHRINK = {  # pin all but one swept key, so each preset runs 2-4 tiny jobs
 def test_each_preset_runs_end_to_end_with_debug(store, preset):
     proc = store.launch(f"experiment={preset}", "debug=default", *SHRINK[preset])
     ok(proc)
-    runs = store.runs(preset)
+    assert store.runs(preset, children_only=False) == []  # a debug sweep stays out of it
+    runs = store.runs("debug")
     assert 2 <= len(runs) <= 4
     assert all(r.info.status == "FINISHED" for r in runs)
     assert "sweep summary:" in proc.stdout and " 0 failed" in proc.stdout
 
 
-def test_a_run_holds_what_the_issue_lists(store):
+def test_a_run_holds_its_record(store):
     ok(
         store.launch(
             "debug=default",
@@ -160,57 +169,90 @@ def test_a_run_holds_what_the_issue_lists(store):
     )
     client = store.client()
     parents = [
-        r
-        for r in store.runs("vanishing", children_only=False)
-        if r.data.tags.get("rnngrad.role") == "sweep"
+        r for r in store.runs("debug", children_only=False) if r.data.tags.get(rec.ROLE) == "sweep"
     ]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    run = next(r for r in store.runs("vanishing") if r.data.params["model.activation"] == "tanh")
-    p, tags = run.data.params, run.data.tags
+    assert parents[0].data.tags[rec.SWEPT] == "model.activation"
+    run = next(r for r in store.runs("debug") if r.data.params["model.activation"] == "tanh")
+    p, tags, metrics = run.data.params, run.data.tags, run.data.metrics
     # params: the flattened resolved config
     assert p["task.name"] == "temporal_order" and p["task.T"] == "12"
     assert p["model.hidden_size"] == "8" and p["optim.clip"] == "1.0" and p["train.steps"] == "20"
     assert p["task.seq_len"] == "12"
-    # tags: overrides, config hash, git commit, the sweep it belongs to, the outcome
-    assert "model.activation=tanh" in tags["rnngrad.overrides"]
-    assert "tracking." not in tags["rnngrad.overrides"]
-    assert len(tags["rnngrad.config_hash"]) == 16
-    assert len(tags["rnngrad.git_commit"].split("+")[0]) == 40
-    assert tags["mlflow.parentRunId"] == tags["rnngrad.sweep"] == parents[0].info.run_id
-    assert tags["rnngrad.outcome"] in ("finished", "solved")
-    # metrics by training step
+    # tags: the record
+    assert tags[rec.VERSION_TAG] == str(rec.VERSION)
+    assert "model.activation=tanh" in tags[rec.OVERRIDES]
+    assert "tracking." not in tags[rec.OVERRIDES]
+    assert len(tags[rec.CONFIG_HASH]) == 16
+    assert len(tags[rec.GIT_COMMIT].split("+")[0]) == 40
+    assert tags[rec.PARENT] == parents[0].info.run_id
+    assert tags[rec.OUTCOME] in ("finished", "solved")
+    assert tags[rec.TASK] == "temporal_order" and tags[rec.MODEL] == "rnn tanh"
+    assert tags[rec.METRIC] == "accuracy" and tags[rec.HIGHER_IS_BETTER] == "true"
+    assert tags[rec.SWEPT] == "model.activation"
+    assert tags[rec.SELFCHECK] == "passed (3 profiles)"
+    # metrics by training step, the baselines at step 0
     history = client.get_metric_history(run.info.run_id, "valid_loss")
     assert [m.step for m in history] == [0, 10, 20]
     for key in (
-        "train_loss",
+        *rec.EVALUATION,
+        *rec.CHECK,
+        *rec.STATE,
         "valid_accuracy",
-        "grad_norm",
-        "sigma_max",
-        "rho",
-        "saturation",
         "decay_factor",
         "log10_ratio",
-        "horizon",
-        "max_step_factor",
-        "bound",
+        "solved",
+        "baseline_accuracy",
+        "baseline_loss",
     ):
-        assert key in run.data.metrics, key
+        assert key in metrics, key
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "baseline_loss")] == [0]
+    assert metrics["baseline_loss"] == pytest.approx(np.log(4)) and metrics["selfcheck_ok"] == 1
     # initial and final profiles as series over t = 1..T
     for key in ("profile/long_initial", "profile/long_final", "profile/total_final"):
         series = client.get_metric_history(run.info.run_id, key)
         assert sorted(m.step for m in series) == list(range(1, 13)), key
-    # artifacts: profile history, figure, resolved config
+    # artifacts: profile history (with the state), figure, resolved config
     folder = client.download_artifacts(run.info.run_id, "", str(store.tmp / "dl"))
-    saved = np.load(Path(folder) / "profiles.npz")
-    assert saved["log10_long"].shape == (3, 12) and list(saved["steps"]) == [0, 10, 20]
+    saved = np.load(Path(folder) / rec.PROFILES)
+    assert list(saved["steps"]) == [0, 10, 20]
+    for name in rec.PROFILE_ARRAYS:
+        assert saved[name].shape == (3, 12) and np.isfinite(saved[name]).all(), name
     final = client.get_metric_history(run.info.run_id, "profile/long_final")
     np.testing.assert_allclose(
         saved["log10_long"][-1], [m.value for m in sorted(final, key=lambda m: m.step)]
     )
-    png = (Path(folder) / "profile.png").read_bytes()
+    png = (Path(folder) / rec.FIGURE).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    config = yaml.safe_load((Path(folder) / "config.yaml").read_text())
+    config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
+
+
+def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):
+    ok(store.launch("model.hidden_size=8", "train.steps=10", "task.T=10", multirun=False))
+    ok(store.launch("debug=default", "task.T=10", multirun=False))
+    ok(store.launch("train.steps=10", "task.T=10", "tracking.experiment=mine", multirun=False))
+    assert len(store.runs("single_runs")) == 1 and len(store.runs("debug")) == 1
+    assert len(store.runs("mine")) == 1  # a name the user gives is kept
+    assert store.runs("vanishing", children_only=False) == []
+
+
+def test_a_run_of_an_older_record_does_not_count_as_finished(store):
+    sweep = [
+        "debug=default",
+        "task.T=10",
+        "train.seed=0",
+        "model.skip=false",
+        "model.activation=tanh",
+        "model.hidden_size=8",
+    ]
+    ok(store.launch(*sweep))
+    (old,) = store.runs("debug")
+    store.client().delete_tag(old.info.run_id, rec.VERSION_TAG)  # as an older rnngrad left it
+    again = store.launch(*sweep)
+    ok(again)
+    assert "1 to run, 0 already finished" in again.stdout
+    assert len(store.runs("debug")) == 2
 
 
 def test_two_parallel_workers_on_a_fresh_store_record_all_8_jobs(store):
@@ -222,7 +264,7 @@ def test_two_parallel_workers_on_a_fresh_store_record_all_8_jobs(store):
         "train.seed=0",
     )
     ok(proc)
-    runs = store.runs("vanishing")
+    runs = store.runs("debug")
     assert len(runs) == 8 and all(r.info.status == "FINISHED" for r in runs)
     assert len({r.data.tags["rnngrad.config_hash"] for r in runs}) == 8
     assert len({r.data.tags["rnngrad.pid"] for r in runs}) == 2  # both workers took jobs
@@ -325,7 +367,7 @@ def test_bad_configurations_fail_in_one_line_before_any_run(store, overrides, me
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert store.runs("vanishing", children_only=False) == []  # no run was created
+    assert store.every_run() == []  # no run was created
 
 
 def test_an_exploding_configuration_is_recorded_as_diverged(store):
@@ -341,7 +383,7 @@ def test_an_exploding_configuration_is_recorded_as_diverged(store):
         multirun=False,
     )
     ok(proc)
-    (run,) = store.runs("vanishing")
+    (run,) = store.runs("debug")
     assert run.info.status == "FINISHED"
     assert run.data.tags["rnngrad.outcome"] == "diverged"
     step = int(run.data.tags["rnngrad.diverged_at"])
@@ -362,7 +404,7 @@ def test_a_failing_job_is_failed_and_the_others_still_run(store):
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed" in proc.stdout and "FAILED" in proc.stdout
-    runs = store.runs("vanishing")
+    runs = store.runs("debug")
     status = sorted(r.info.status for r in runs)
     assert status == ["FAILED", "FINISHED"]
     failed = next(r for r in runs if r.info.status == "FAILED")

@@ -1,9 +1,11 @@
 """One job = one MLflow run: build the task and model from the config, train, and record.
 
-What a run holds (README, "What a run records"): params = the flattened resolved config;
-tags = the Hydra overrides, the config hash, the git commit, the sweep (parent run) and
-the outcome; metrics by training step; the initial and final profiles as metric series with
-step = t; profiles.npz (training step × t) and profile.png; config.yaml.
+What a run holds (README, "What a run records"; every name in pipeline/record.py): params =
+the flattened resolved config; tags = the record version, the Hydra overrides, the config
+hash, the git commit, the task, the model, the primary metric and its direction, the keys
+its sweep varied, the sweep (parent run), the self-check and the outcome; metrics by
+training step (the no-learning baseline at step 0); the initial and final profiles as metric
+series with step = t; profiles.npz (training step × t) and profile.png; config.yaml.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..attention import Attention
 from ..rnn import RNN
 from ..tasks import make_task
 from ..training import Evaluation, Settings, train
+from . import record as rec
 from . import tracking as tr
 from .figures import plt, profile_figure
 from .schema import config_hash, flatten, plain, task_params, validate
@@ -66,12 +69,14 @@ def model_of(cfg: DictConfig, task):
 
 class Recorder:
     """Receives the training loop's evaluations: buffers them for MLflow, keeps the profile
-    history, prints a progress line now and then, and can fail on purpose (crash_at_step)."""
+    history, prints a progress line now and then, warns at the first failed self-check, and
+    can fail on purpose (crash_at_step)."""
 
     def __init__(self, cfg, label: str, logger: tr.RunLogger | None) -> None:
         self.cfg, self.label, self.logger = cfg, label, logger
-        self.steps, self.total, self.long, self.dx = [], [], [], []
+        self.steps, self.arrays = [], {name: [] for name in rec.PROFILE_ARRAYS}
         self.scalars: list[dict] = []  # every evaluation, for history.csv
+        self.checks, self.check_failure = 0, None  # profiles checked; the first failure
         self.last_print = self.last_flush = time.monotonic()
 
     def __call__(self, ev: Evaluation) -> None:
@@ -81,9 +86,19 @@ class Recorder:
         self.scalars.append({"step": ev.step, **ev.scalars})
         if ev.log10_long is not None:
             self.steps.append(ev.step)
-            self.total.append(ev.log10_total)
-            self.long.append(ev.log10_long)
-            self.dx.append(ev.log10_dx)
+            for name, values in zip(
+                rec.PROFILE_ARRAYS,
+                (ev.log10_long, ev.log10_total, ev.log10_dx, ev.state_norm, ev.saturation_t),
+                strict=True,
+            ):
+                self.arrays[name].append(
+                    np.full(len(ev.log10_long), np.nan) if values is None else values
+                )
+        if ev.check is not None:
+            self.checks += 1
+            if not ev.check.ok and self.check_failure is None:
+                self.check_failure = f"FAILED at step {ev.step}: {ev.check.message()}"
+                print(f"WARNING {self.label}: {self.check_failure}", flush=True)
         now = time.monotonic()
         if self.logger:
             for key, value in ev.scalars.items():
@@ -99,10 +114,15 @@ class Recorder:
                 flush=True,
             )
 
+    @property
+    def selfcheck(self) -> str:
+        """The run's self-check verdict, for its tag."""
+        return self.check_failure or f"passed ({self.checks} profiles)"
+
     def save_history(self, folder: Path) -> Path:
         """history.csv: one row per evaluation, one column per scalar (what the reports read,
         in one file instead of one MLflow call per metric)."""
-        path = folder / "history.csv"
+        path = folder / rec.HISTORY
         columns = list(dict.fromkeys(k for row in self.scalars for k in row))
         lines = [",".join(columns)]
         for row in self.scalars:
@@ -111,14 +131,10 @@ class Recorder:
         return path
 
     def save_profiles(self, folder: Path) -> Path:
-        path = folder / "profiles.npz"
-        np.savez_compressed(
-            path,
-            steps=np.array(self.steps),
-            log10_total=np.array(self.total),
-            log10_long=np.array(self.long),
-            log10_dx=np.array(self.dx, dtype=float),
-        )
+        """profiles.npz: steps (n,) and every array of rec.PROFILE_ARRAYS as (n, T)."""
+        path = folder / rec.PROFILES
+        arrays = {name: np.array(rows, dtype=float) for name, rows in self.arrays.items()}
+        np.savez_compressed(path, steps=np.array(self.steps), **arrays)
         return path
 
 
@@ -146,15 +162,21 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         if done and not cfg.tracking.rerun:
             print(f"{label}: skipped, already finished as run {done}", flush=True)
             return {"outcome": "skipped", "run_id": done, "label": label}
+    m = plain(cfg.model)
     tags = {
-        tr.T_HASH: digest,
-        "rnngrad.overrides": " ".join(o for o in overrides if not o.startswith("tracking.")),
-        "rnngrad.git_commit": cfg.tracking.git_commit or tr.git_commit(),
-        "rnngrad.task": task.name,
+        rec.VERSION_TAG: str(rec.VERSION),
+        rec.CONFIG_HASH: digest,
+        rec.OVERRIDES: " ".join(o for o in overrides if not o.startswith("tracking.")),
+        rec.GIT_COMMIT: cfg.tracking.git_commit or tr.git_commit(),
+        rec.TASK: task.name,
+        rec.MODEL: rec.model_label(m["name"], m["activation"], m["skip"]),
+        rec.METRIC: task.metric,
+        rec.HIGHER_IS_BETTER: str(task.higher_is_better).lower(),
+        rec.SWEPT: cfg.tracking.swept or "",
         **tr.identity_tags(),
     }
     if cfg.tracking.parent_run_id:
-        tags[tr.T_PARENT] = tags[tr.T_SWEEP] = cfg.tracking.parent_run_id
+        tags[rec.PARENT] = cfg.tracking.parent_run_id
     run_name = run_label(overrides) or task.name
     run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
     logger = tr.RunLogger(client, run_id)
@@ -162,8 +184,8 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         result = train_and_report(cfg, task, label, logger)
     except BaseException as err:  # record how it ended, then let it propagate
         interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
-        logger.tag(tr.T_OUTCOME, "killed" if interrupted else "failed")
-        logger.tag("rnngrad.error", f"{type(err).__name__}: {err}")
+        logger.tag(rec.OUTCOME, "killed" if interrupted else "failed")
+        logger.tag(rec.ERROR, f"{type(err).__name__}: {err}")
         logger.flush()
         if not interrupted:
             client.log_text(run_id, traceback.format_exc(), "error.txt")
@@ -184,7 +206,7 @@ def jobs_done(client, experiment_id: str, cfg) -> int:
     runs = tr.search_all(
         client,
         experiment_id,
-        f"tags.`{tr.T_PARENT}` = '{cfg.tracking.parent_run_id}' and attributes.status != 'RUNNING'",
+        f"tags.`{rec.PARENT}` = '{cfg.tracking.parent_run_id}' and attributes.status != 'RUNNING'",
     )
     return len(runs)
 
@@ -218,45 +240,46 @@ def train_and_report(cfg, task, label: str, logger: tr.RunLogger | None) -> dict
     brief = ", ".join(f"{k[6:]} {v:.3g}" for k, v in shown.items())
     line = f"{label}: {outcome.status} after {outcome.steps} steps in {seconds:.2f} s"
     line += f" ({brief})" if brief else ""
+    if recorder.check_failure:
+        line += "; SELF-CHECK FAILED (see the WARNING above)"
     return {
         "outcome": outcome.status,
         "label": label,
         "seconds": seconds,
         "final": final,
         "diverged_at": outcome.diverged_at,
+        "selfcheck_ok": recorder.check_failure is None,
         "line": line,
     }
 
 
 def record_outcome(cfg, task, logger: tr.RunLogger, recorder: Recorder, outcome, seconds: float):
-    logger.tag(tr.T_OUTCOME, outcome.status)
-    logger.tag("rnngrad.steps_done", outcome.steps)
+    logger.tag(rec.OUTCOME, outcome.status)
+    logger.tag(rec.STEPS_DONE, outcome.steps)
+    logger.tag(rec.SELFCHECK, recorder.selfcheck)
     if outcome.diverged_at is not None:
-        logger.tag("rnngrad.diverged_at", outcome.diverged_at)
-    logger.metric("wall_time_s", seconds, outcome.steps)
-    if recorder.long:
-        for name, history in (
-            ("long", recorder.long),
-            ("total", recorder.total),
-            ("dx", recorder.dx),
-        ):
+        logger.tag(rec.DIVERGED_AT, outcome.diverged_at)
+    logger.metric(rec.WALL_TIME, seconds, outcome.steps)
+    if recorder.steps:
+        for name in ("long", "total", "dx"):
+            history = recorder.arrays[f"log10_{name}"]
             logger.series(f"profile/{name}_initial", history[0])
             logger.series(f"profile/{name}_final", history[-1])
     logger.flush()
     with tempfile.TemporaryDirectory() as tmp:  # every file in one upload
         folder = Path(tmp)
-        (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (folder / rec.CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
         recorder.save_history(folder)
-        if recorder.long:
+        if recorder.steps:
             recorder.save_profiles(folder)
             fig = profile_figure(
                 recorder.steps,
-                recorder.long,
-                recorder.total,
+                recorder.arrays["log10_long"],
+                recorder.arrays["log10_total"],
                 title=run_label_of(cfg),
                 same=task.loss_at == "last",
             )
-            fig.savefig(folder / "profile.png", dpi=90)
+            fig.savefig(folder / rec.FIGURE, dpi=90)
             plt.close(fig)
         logger.client.log_artifacts(logger.run_id, str(folder))
 
@@ -274,10 +297,9 @@ def run_label(overrides: list[str]) -> str:
 
 def run_label_of(cfg) -> str:
     m = plain(cfg.model)
-    return (
-        f"{plain(cfg.task)['name']} T={cfg.task.T} {m['activation']} skip={m['skip']} "
-        f"H={m['hidden_size']} seed={cfg.train.seed}"
-    )
+    length = f"T={cfg.task.T}" if cfg.task.T is not None else f"delay={cfg.task.delay}"
+    model = rec.model_label(m["name"], m["activation"], m["skip"])
+    return f"{plain(cfg.task)['name']} {length} {model} H={m['hidden_size']} seed={cfg.train.seed}"
 
 
 def job_label(overrides: list[str], index: int | None, total: int | None) -> str:

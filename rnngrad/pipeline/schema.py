@@ -80,6 +80,7 @@ class TrackingConf:
     parent_run_id: str | None = None
     job_total: int | None = None
     git_commit: str | None = None
+    swept: str | None = None  # the config keys the sweep varies, comma-separated
 
 
 @dataclass

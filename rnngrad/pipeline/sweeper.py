@@ -24,10 +24,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
+from . import record as rec
 from . import tracking as tr
 from .errors import one_line
 from .job import run_label
-from .schema import config_hash, validate
+from .schema import config_hash, flatten, plain, validate
 
 
 class TrackedSweeper(BasicSweeper):
@@ -61,13 +62,15 @@ class TrackedSweeper(BasicSweeper):
             (skipped if done else todo).append(job)
             if done:
                 print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
+        swept = ",".join(swept_keys(configs))
         parent = client.create_run(
             experiment_id,
             run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
             tags={
-                "rnngrad.sweep_overrides": " ".join(arguments),
-                "rnngrad.role": "sweep",
-                "rnngrad.git_commit": tr.git_commit(),
+                rec.SWEEP_OVERRIDES: " ".join(arguments),
+                rec.ROLE: "sweep",
+                rec.GIT_COMMIT: tr.git_commit(),
+                rec.SWEPT: swept,
                 **tr.identity_tags(),
             },
         ).info.run_id
@@ -76,6 +79,7 @@ class TrackedSweeper(BasicSweeper):
             f"tracking.experiment_id={experiment_id}",
             f"tracking.parent_run_id={parent}",
             f"tracking.job_total={len(todo)}",
+            f"tracking.swept='{swept}'",  # quoted: the commas are not a sweep
         ]
         launched = [[*job, *extra] for job in todo]
         print(
@@ -112,7 +116,7 @@ class TrackedSweeper(BasicSweeper):
                 results = self.launcher.launch(launched, initial_job_idx=0)
         except KeyboardInterrupt:
             if client:
-                client.set_tag(parent, tr.T_OUTCOME, "killed")
+                client.set_tag(parent, rec.OUTCOME, "killed")
                 client.set_terminated(parent, status="KILLED")
             print(
                 "\nsweep: interrupted. Finished runs are kept; launch the same command again "
@@ -138,17 +142,29 @@ def close_orphans(client, experiment_id: str, parent: str) -> None:
     orphans = tr.search_all(
         client,
         experiment_id,
-        f"tags.`{tr.T_PARENT}` = '{parent}' and attributes.status = 'RUNNING'",
+        f"tags.`{rec.PARENT}` = '{parent}' and attributes.status = 'RUNNING'",
     )
     for run in orphans:
-        client.set_tag(run.info.run_id, tr.T_OUTCOME, "killed")
+        client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
         client.set_tag(
             run.info.run_id,
-            "rnngrad.error",
+            rec.ERROR,
             "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)",
         )
         client.set_terminated(run.info.run_id, status="KILLED")
         print(f"KILLED {run.info.run_name}: its job died before it could finish", flush=True)
+
+
+def swept_keys(configs) -> list[str]:
+    """The config keys (flattened, e.g. model.activation) whose value differs between the
+    jobs of the grid: what the sweep varies, so that reports tell its axes from differences
+    between sweeps."""
+    values: dict[str, set[str]] = {}
+    for cfg in configs:
+        for key, value in flatten(plain(cfg)).items():
+            if not key.startswith("tracking."):
+                values.setdefault(key, set()).add(repr(value))
+    return sorted(k for k, v in values.items() if len(v) > 1)
 
 
 def work(cfg) -> float:
@@ -160,6 +176,7 @@ def work(cfg) -> float:
 
 def summarise(results, todo, skipped: int) -> dict[str, int]:
     counts = {"finished": 0, "solved": 0, "diverged": 0, "skipped": skipped, "failed": 0}
+    unchecked = []
     for job, r in zip(todo, results, strict=True):
         if r.status == JobStatus.FAILED:
             counts["failed"] += 1
@@ -167,7 +184,17 @@ def summarise(results, todo, skipped: int) -> dict[str, int]:
         else:
             outcome = r.return_value["outcome"]
             counts[outcome] = counts.get(outcome, 0) + 1
+            if not r.return_value.get("selfcheck_ok", True):
+                unchecked.append(run_label(job))
     print("sweep summary: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
+    if unchecked:
+        print(
+            f"WARNING: the self-check FAILED in {len(unchecked)} run(s) (the engine's backward "
+            f"disagrees with the reference, or a step broke Pascanu's bound): "
+            + "; ".join(unchecked),
+            flush=True,
+        )
+    counts["selfcheck_failed"] = len(unchecked)
     return counts
 
 

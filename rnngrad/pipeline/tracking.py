@@ -18,14 +18,12 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from . import record as rec
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HOST = socket.gethostname()
 BATCH_LIMIT = 1000  # log_batch takes at most 1000 metrics and 1000 tags per call
-
-# tag names
-T_HASH, T_OUTCOME, T_SWEEP = "rnngrad.config_hash", "rnngrad.outcome", "rnngrad.sweep"
-T_HOST, T_PID, T_BEAT = "rnngrad.host", "rnngrad.pid", "rnngrad.heartbeat"
-T_PARENT = "mlflow.parentRunId"
+SINGLE_RUNS, DEBUG = "single_runs", "debug"  # experiments of runs outside a preset's sweep
 
 
 def store_uri(uri: str | None) -> str:
@@ -76,9 +74,14 @@ def search_all(client: MlflowClient, experiment_id: str, filter_string: str) -> 
 
 
 def finished_runs(client: MlflowClient, experiment_id: str) -> dict[str, str]:
-    """config hash -> run id of every FINISHED run (diverged and solved runs finished too)."""
+    """config hash -> run id of every FINISHED run (diverged and solved runs finished too)
+    recorded under the current record version: an older run lacks what the reports need."""
     runs = search_all(client, experiment_id, "attributes.status = 'FINISHED'")
-    return {r.data.tags[T_HASH]: r.info.run_id for r in runs if T_HASH in r.data.tags}
+    return {
+        r.data.tags[rec.CONFIG_HASH]: r.info.run_id
+        for r in runs
+        if rec.CONFIG_HASH in r.data.tags and r.data.tags.get(rec.VERSION_TAG) == str(rec.VERSION)
+    }
 
 
 def pid_alive(pid: int) -> bool:
@@ -98,14 +101,14 @@ def mark_stale_runs_killed(client: MlflowClient, experiment_id: str, stale_after
     now = time.time()
     for run in search_all(client, experiment_id, "attributes.status = 'RUNNING'"):
         tags = run.data.tags
-        if T_PID not in tags:
+        if rec.PID not in tags:
             continue  # not one of ours
-        if tags.get(T_HOST) == HOST:
-            dead = not pid_alive(int(tags[T_PID]))
+        if tags.get(rec.HOST) == HOST:
+            dead = not pid_alive(int(tags[rec.PID]))
         else:
-            dead = now - float(tags.get(T_BEAT, 0)) > 60 * stale_after_min
+            dead = now - float(tags.get(rec.HEARTBEAT, 0)) > 60 * stale_after_min
         if dead:
-            client.set_tag(run.info.run_id, T_OUTCOME, "killed")
+            client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
             client.set_terminated(run.info.run_id, status="KILLED")
             killed.append(run.info.run_id)
     return killed
@@ -129,9 +132,9 @@ def git_commit() -> str:
 
 def identity_tags() -> dict[str, str]:
     """Tags that let a later launch tell whether this run's process is still alive."""
-    tags = {T_HOST: HOST, T_PID: str(os.getpid()), T_BEAT: f"{time.time():.0f}"}
+    tags = {rec.HOST: HOST, rec.PID: str(os.getpid()), rec.HEARTBEAT: f"{time.time():.0f}"}
     if "SLURM_JOB_ID" in os.environ:
-        tags["rnngrad.slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+        tags[rec.SLURM_JOB] = os.environ["SLURM_JOB_ID"]
     return tags
 
 
@@ -164,7 +167,7 @@ class RunLogger:
         self.tags[key] = str(value)[:5000]
 
     def flush(self) -> None:
-        self.tags[T_BEAT] = f"{time.time():.0f}"
+        self.tags[rec.HEARTBEAT] = f"{time.time():.0f}"
         tags = [RunTag(k, v) for k, v in self.tags.items()]
         metrics = self.metrics
         self.metrics, self.tags = [], {}

@@ -80,7 +80,12 @@ class Task(ABC):
         with ties broken at random, in expectation (a uniform guess over k classes: 1/k)."""
 
     def solved(self, metrics: dict[str, float]) -> bool:
+        """Whether validation metrics meet the task's success criterion (`solved_when`)."""
         return False
+
+    @property
+    def has_criterion(self) -> bool:
+        return type(self).solved is not Task.solved
 
 
 # -- shared metrics --------------------------------------------------------------------------

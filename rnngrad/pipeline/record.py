@@ -1,0 +1,56 @@
+"""What a run records: every name the pipeline writes and the reports read, in one place.
+
+A report shows only what runs recorded (reports/ never rebuilds a task or recomputes γ), so
+this module is the contract between the two. VERSION changes whenever the contract does; a
+run recorded under an older version is re-run by a sweep that finds it (its configuration is
+not counted as finished) and is listed, not analysed, by the reports.
+"""
+
+from __future__ import annotations
+
+VERSION = 2
+
+# -- tags ------------------------------------------------------------------------------------
+VERSION_TAG = "rnngrad.record_version"
+CONFIG_HASH = "rnngrad.config_hash"  # the resolved config without `tracking`
+OUTCOME = "rnngrad.outcome"  # finished, solved, diverged, failed, killed
+STEPS_DONE = "rnngrad.steps_done"
+DIVERGED_AT = "rnngrad.diverged_at"
+ERROR = "rnngrad.error"
+TASK = "rnngrad.task"
+MODEL = "rnngrad.model"  # the model as one label: model_label()
+METRIC = "rnngrad.metric"  # the task's primary metric (a key of its metrics)
+HIGHER_IS_BETTER = "rnngrad.higher_is_better"  # "true" or "false"
+SWEPT = "rnngrad.swept"  # the config keys the run's sweep varied, comma-separated
+SELFCHECK = "rnngrad.selfcheck"  # "passed" or "FAILED at step N: …"
+OVERRIDES = "rnngrad.overrides"
+GIT_COMMIT = "rnngrad.git_commit"
+ROLE = "rnngrad.role"  # "sweep" on a sweep's parent run
+SWEEP_OVERRIDES = "rnngrad.sweep_overrides"
+PARENT = "mlflow.parentRunId"
+HOST, PID, HEARTBEAT = "rnngrad.host", "rnngrad.pid", "rnngrad.heartbeat"
+SLURM_JOB = "rnngrad.slurm_job_id"
+
+# -- metrics (by training step) --------------------------------------------------------------
+BASELINE = "baseline_"  # baseline_<metric>: the no-learning model on the validation set, step 0
+VALID = "valid_"  # valid_<metric>: the task's metrics on the validation set
+EVALUATION = ("train_loss", "grad_norm", "sigma_max", "rho", "bound")  # bound: γ σ_max [+ 1]
+SOLVED = "solved"  # 1 where the validation metrics meet the task's criterion (if it has one)
+PROFILE_SUMMARY = ("decay_factor", "log10_ratio", "fall_1e6", "fall_1e16")
+STATE = ("saturation", "state_norm_last")
+CHECK = ("selfcheck_rel_err", "selfcheck_bound_ratio", "selfcheck_ok")
+WALL_TIME = "wall_time_s"
+
+# -- artifacts -------------------------------------------------------------------------------
+HISTORY = "history.csv"  # one row per evaluation, one column per scalar
+PROFILES = "profiles.npz"  # arrays below, one row per recorded profile
+PROFILE_ARRAYS = ("log10_long", "log10_total", "log10_dx", "state_norm", "saturation")
+CONFIG = "config.yaml"
+FIGURE = "profile.png"
+
+
+def model_label(name: str, activation: str | None, skip: bool | None) -> str:
+    """ "attention", or the RNN variant: "rnn tanh", "rnn sigmoid + skip"."""
+    if name == "attention":
+        return "attention"
+    return f"rnn {activation}" + (" + skip" if skip else "")
