@@ -1,6 +1,7 @@
 """Regenerate every figure, table and the page of one experiment from the MLflow store.
 
     python reports/build.py --experiment vanishing [--tracking-uri URI] [--out reports]
+                            [--only figures|tables]
     make report [EXPERIMENT=vanishing]
 
 Reads the store only (never retrains); writes reports/figures/<experiment>/,
@@ -27,7 +28,7 @@ from reports.load import NoRuns, load
 OUT = Path(__file__).resolve().parent
 
 
-def cli(argv: list[str] | None = None, only: str | None = None) -> int:
+def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="vanishing", help="MLflow experiment name")
     parser.add_argument(
@@ -36,7 +37,11 @@ def cli(argv: list[str] | None = None, only: str | None = None) -> int:
         help="store to read (default: $MLFLOW_TRACKING_URI, else mlflow.db)",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="folder for figures/, tables/")
+    parser.add_argument(
+        "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
+    )
     args = parser.parse_args(argv)
+    only = args.only
     start = time.perf_counter()
     try:
         exp = load(args.experiment, args.tracking_uri)

@@ -1,136 +1,25 @@
 """The report's figures (seaborn), built study by study (reports/frames.py: runs that differ in
 anything no sweep varied never share a figure; every axis is shown; only seeds are averaged).
 
-    python reports/figures.py --experiment vanishing [--tracking-uri URI] [--out reports]
-
-writes reports/figures/<experiment>/<name>.png and .svg. Every builder returns Figure
-objects: a matplotlib figure with its caption (what it shows, what each channel encodes,
-what is averaged and over how many seeds, what is fixed).
+Written by reports/build.py (`--only figures` for just these) as
+reports/figures/<experiment>/<name>.png and .svg. Every builder (gradients.py,
+learning.py) returns Figure objects: a matplotlib figure with its caption (what it shows,
+what each channel encodes, what is averaged and over how many seeds, what is fixed).
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, or imported
-from reports import frames
-
-PALETTE = "viridis"
-plt.rcParams["svg.hashsalt"] = "rnngrad"  # SVG ids that do not change between builds
-plt.rcParams["figure.max_open_warning"] = 0  # a report builds many figures, then saves and closes
-BASELINE_STYLE = {"color": "crimson", "ls": "--", "lw": 1}
-
-
-@dataclass
-class Figure:
-    name: str
-    title: str
-    fig: plt.Figure
-    caption: str
-
-
-def display(data: pd.DataFrame, layout: frames.Layout) -> tuple[pd.DataFrame, frames.Layout]:
-    """The data and layout with axes under their display names (legends, panel titles)."""
-    names = {a: frames.name(a) for a in layout.used if frames.name(a) != a}
-    shown = frames.Layout({s: names.get(a, a) for s, a in layout.slots.items()}, layout.split)
-    return data.rename(columns=names), shown
-
-
-def lines(data: pd.DataFrame, x: str, y: str, layout: frames.Layout, **kw):
-    """Lines in a grid of panels; seeds averaged (mean), the band spans their range."""
-    data, layout = display(data, layout)
-    hue = layout.get("hue")
-    numeric = hue is not None and pd.api.types.is_numeric_dtype(data[hue])
-    return sns.relplot(
-        data=data,
-        x=x,
-        y=y,
-        row=layout.get("row"),
-        col=layout.get("col"),
-        hue=hue,
-        style=layout.get("style"),
-        kind="line",
-        errorbar=("pi", 100),
-        palette=(PALETTE if numeric else "colorblind") if hue else None,
-        height=kw.pop("height", 2.8),
-        aspect=kw.pop("aspect", 1.35),
-        facet_kws={"margin_titles": True, **kw.pop("facet_kws", {})},
-        **kw,
-    )
-
-
-def panels(grid, runs: pd.DataFrame, layout: frames.Layout):
-    """(axes, the runs shown in that panel) for every panel of a FacetGrid."""
-    row, col = layout.get("row"), layout.get("col")
-    if not row and not col:
-        yield grid.ax if hasattr(grid, "ax") and grid.ax is not None else grid.axes.flat[0], runs
-        return
-    for key, ax in grid.axes_dict.items():
-        mask = pd.Series(True, index=runs.index)
-        for axis, value in zip(
-            [a for a in (row, col) if a], key if row and col else (key,), strict=True
-        ):
-            mask &= runs[axis].map(frames.text) == frames.text(value)
-        yield ax, runs[mask]
-
-
-def draw_baselines(grid, runs: pd.DataFrame, layout: frames.Layout, column: str) -> list[str]:
-    """A dashed baseline per panel: the mean of its runs' recorded baselines. Returns the
-    panel texts for the caption."""
-    shown = []
-    for ax, inside in panels(grid, runs, layout):
-        b = frames.baseline_of(inside, column)
-        if b is not None:
-            ax.axhline(b[0], **BASELINE_STYLE)
-            shown.append(frames.baseline_text(b))
-    return shown
-
-
-def baseline_caption(shown: list[str]) -> str:
-    if not shown:
-        return "No baseline was recorded for these runs."
-    distinct = list(dict.fromkeys(shown))
-    if len(distinct) == 1:
-        return f"Dashed red: the no-learning baseline, {distinct[0]}."
-    return "Dashed red: each panel's no-learning baseline (" + "; ".join(distinct) + ")."
-
-
-def averaged(runs: pd.DataFrame, layout: frames.Layout) -> str:
-    return f"Lines: {frames.seeds(runs, layout.used)} (the band)."
-
-
-def tail(study: frames.Study, part: str, left_out: str = "") -> str:
-    """The end of every caption: which part of the experiment, and what is fixed."""
-    bits = []
-    if study.label or part:
-        bits.append("Only the runs with " + ", ".join(b for b in (study.label, part) if b) + ".")
-    if left_out:
-        bits.append(left_out)
-    fixed = study.fixed_text()
-    if fixed:
-        bits.append(f"Fixed: {fixed}.")
-    return " ".join(bits)
-
-
-def title_suffix(study: frames.Study, part: str) -> str:
-    words = ", ".join(b for b in (study.label, part) if b)
-    return f" ({words})" if words else ""
+from reports import frames, gradients, learning
+from reports.plot import Figure, plt
 
 
 def build(exp) -> list[Figure]:
     """Every figure of every study: the RNN figures on the RNN runs; with attention runs,
     first the comparison of the models."""
-    from reports import gradients, learning
-
     sns.set_theme(style="whitegrid", context="paper")
     figures = []
     for study in frames.studies(exp, frames.usable(exp.runs)):
@@ -160,13 +49,3 @@ def save(figures: list[Figure], folder: Path) -> list[Path]:
             written.append(path)
         plt.close(f.fig)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    from reports.build import cli
-
-    return cli(argv, only="figures")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -113,13 +113,18 @@ def solved_sentence(runs: pd.DataFrame, axes: list[str]) -> str | None:
     for key, g in groups:
         rate = g.groupby(length)["solved"].apply(lambda s: (s == 1).mean())
         best = rate[rate > 0.5]
-        where = f"{length} = {frames.text(best.index.max())}" if len(best) else f"no {length}"
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(
             f"{frames.name(a)} = {frames.text(v)}" for a, v in zip(others, key, strict=True)
         )
-        parts.append(where + (f" ({label})" if label else ""))
-    return "Largest " + length + " at which most seeds solved the task: " + "; ".join(parts) + "."
+        parts.append((frames.text(best.index.max()) if len(best) else None, label))
+    if all(value is None for value, _ in parts):
+        return f"Most seeds solved the task at no {length}."
+    listed = "; ".join(
+        (f"{length} = {value}" if value else f"no {length}") + (f" ({label})" if label else "")
+        for value, label in parts
+    )
+    return f"Largest {length} at which most seeds solved the task: {listed}."
 
 
 def learning_sentence(runs: pd.DataFrame, metric: str, axes: list[str]) -> str:
@@ -150,16 +155,22 @@ def learning_sentence(runs: pd.DataFrame, metric: str, axes: list[str]) -> str:
 def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> str:
     """One paragraph about the runs of one model variant."""
     out = []
-    if "bound" in runs and runs["bound"].notna().any():
-        out.append(
-            f"The long-range gradient shrinks by a factor {span(runs['decay_factor'])} per step back "
-            f"(median {num(runs['decay_factor'].median())}; Pascanu's bound at the same step: "
-            f"{span(runs['bound'])})."
+    if "decay_factor" in runs and runs["decay_factor"].notna().any():
+        decay = runs["decay_factor"].dropna()
+        text = (
+            f"The long-range gradient is multiplied by {span(decay)} per step back "
+            f"(fitted; median {num(decay.median())}"
         )
-    elif "decay_factor" in runs:
-        out.append(
-            f"Its long-range profile changes by a factor {span(runs['decay_factor'])} per step back."
-        )
+        if "bound" in runs and runs["bound"].notna().any():
+            text += f"; Pascanu's bound at the same step: {span(runs['bound'])}"
+        below = int((decay < 1).sum())
+        if below == len(decay):
+            text += "): it shrinks in every run."
+        elif below == 0:
+            text += "): it does not shrink in any run."
+        else:
+            text += f"): less than 1, so it shrinks, in {below} of {len(decay)} runs."
+        out.append(text)
     for col, words in (("fall_1e6", "1e-6"), ("fall_1e16", "1e-16")):
         if col not in runs:
             continue
@@ -204,15 +215,32 @@ def study_findings(exp, study: frames.Study) -> list[Finding]:
     groups = (
         runs.groupby("variant", sort=True) if variant_axes else [(runs["variant"].iloc[0], runs)]
     )
-    for variant, g in groups:
+    by_variant = {variant: g for variant, g in groups}
+    for variant, g in by_variant.items():
         g = g.dropna(subset=["decay_factor"]) if "decay_factor" in g else g
         if g.empty:
             continue
         sentences = variant_sentences(
             exp, g, [*rest, *(["model"] if "model" in study.axes else [])]
         )
+        plain = by_variant.get(variant.removesuffix(" + skip"))
+        if variant.endswith(" + skip") and plain is not None:
+            sentences += " " + running_sum(g, plain, variant.removesuffix(" + skip"))
         out.append(Finding(f"**{variant}** ({covers(g, rest)}). {sentences}"))
     return out
+
+
+def running_sum(skip: pd.DataFrame, plain: pd.DataFrame, name: str) -> str:
+    """The skip connection's state against the same activation without it."""
+    if "state_norm_last" not in skip or skip["state_norm_last"].isna().all():
+        return ""
+    ratio = skip["state_norm_last"].max() / plain["state_norm_last"].max()
+    return (
+        "With the skip connection the state is a running sum, h_t = f(a_t) + h_{t−1}: its "
+        f"largest ‖h_T‖ is {num(ratio)}× the largest of {name} without it, and its largest "
+        f"saturated fraction {num(skip['saturation'].max())} against "
+        f"{num(plain['saturation'].max())}."
+    )
 
 
 def findings(exp) -> list[Finding]:

@@ -10,15 +10,18 @@ import pandas as pd
 import seaborn as sns
 
 from reports import frames
-from reports.figures import Figure, averaged, lines, tail, title_suffix
+from reports.plot import (
+    MODEL_COLOURS,
+    MODEL_ORDER,
+    PREFER,
+    Figure,
+    averaged,
+    lines,
+    tail,
+    title_suffix,
+)
 
 LINES = ("row", "col", "hue", "style")
-PREFER = {
-    "row": ("activation", "task", "mode"),
-    "col": ("skip",),
-    "hue": ("hidden_size",),
-    "style": (*frames.LENGTHS, "recurrent_scale", "clip", "lr"),
-}
 LOG_NOTE = (
     "log10 of the batch mean over the probe batch, computed in log space: exact far below "
     "float64's 1e-308"
@@ -311,12 +314,6 @@ def state_figure(exp, study: frames.Study) -> list[Figure]:
             Figure(name, f"State size and saturation{title_suffix(study, part)}", g.figure, caption)
         )
     return out
-
-
-MODEL_ORDER = ["attention", "rnn tanh", "rnn sigmoid", "rnn tanh + skip", "rnn sigmoid + skip"]
-MODEL_COLOURS = dict(
-    zip(MODEL_ORDER, sns.color_palette("colorblind", len(MODEL_ORDER)), strict=True)
-)
 
 
 def model_comparison(exp, study: frames.Study) -> list[Figure]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import seaborn as sns
 
 from reports import frames
-from reports.figures import (
+from reports.plot import (
     BASELINE_STYLE,
+    MODEL_COLOURS,
+    MODEL_ORDER,
     PALETTE,
+    PREFER,
     Figure,
     averaged,
     baseline_caption,
@@ -20,7 +23,6 @@ from reports.figures import (
     tail,
     title_suffix,
 )
-from reports.gradients import MODEL_COLOURS, MODEL_ORDER, PREFER
 
 X_AXES = (*frames.LENGTHS, "recurrent_scale", "clip", "lr", "hidden_size")  # final metric against
 

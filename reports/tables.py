@@ -1,22 +1,19 @@
 """The report's tables: one row per configuration (every setting that varies is a column;
 only seeds are aggregated: mean ± sd, n shown), and every run of the experiment.
 
-    python reports/tables.py --experiment vanishing [--tracking-uri URI] [--out reports]
-
-writes reports/tables/<experiment>/summary.{md,csv,tex} and runs.{md,csv,tex} (every run,
-with its status, outcome and whether it is analysed, so nothing is dropped).
+Written by reports/build.py (`--only tables` for just these) as
+reports/tables/<experiment>/summary.{md,csv,tex} and runs.{md,csv,tex} (every run, with its
+status, outcome and whether it is analysed, so nothing is dropped).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reports import frames
 
 MEASURES = {  # column -> heading
@@ -205,9 +202,3 @@ def save(tables: list[Table], folder: Path) -> list[Path]:
         paths["tex"].write_text(latex.replace("_", r"\_").replace("±", r"$\pm$"))
         written.extend(paths.values())
     return written
-
-
-if __name__ == "__main__":
-    from reports.build import cli
-
-    sys.exit(cli(None, only="tables"))

@@ -1,5 +1,5 @@
 """Single-layer causal self-attention, with the same API shape as the RNN, and its backward
-pass derived by hand (docs/derivations.md §9, after seed 000 part 6).
+pass derived by hand (docs/derivations.md §9, after note 000 part 6).
 
 For positions t = 1..T of one sequence, d = model size:
 

@@ -1,6 +1,6 @@
 """The causal self-attention model (rnngrad/attention.py): finite differences for every
-parameter and for the per-position profile ∂J/∂e_t, in every loss variant; seed 000's
-element-wise ∂Y_ij/∂K_kl against the matrix form (and where the seed's line goes wrong);
+parameter and for the per-position profile ∂J/∂e_t, in every loss variant; note 000's
+element-wise ∂Y_ij/∂K_kl against the matrix form (and where the note's line goes wrong);
 causal masking (a step's loss sends exactly zero gradient to later inputs); bad input.
 
 Run: .venv/bin/pytest tests/test_attention.py
@@ -59,9 +59,9 @@ def test_parameter_and_position_gradients(loss, loss_at, kind, tb):
     np.testing.assert_allclose(out.dx_norms, expected, rtol=1e-6, atol=1e-12)
 
 
-def test_seed_000_elementwise_formula_against_the_matrix_form():
+def test_note_000_elementwise_formula_against_the_matrix_form():
     """Y = softmax(QKᵀ)V. Element-wise: ∂Y_ij/∂K_kl = α_ik Q_il (V_kj − Y_ij).
-    Seed 000 writes Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il): α_il where α_ik is meant."""
+    Note 000 writes Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il): α_il where α_ik is meant."""
     rng = np.random.default_rng(3)
     n, m, dv = 4, 3, 2
     q, k, v = rng.standard_normal((n, m)), rng.standard_normal((n, m)), rng.standard_normal((n, dv))
@@ -73,7 +73,7 @@ def test_seed_000_elementwise_formula_against_the_matrix_form():
 
     y, alpha = y_of(k)
     formula = np.einsum("ik,il,kj->ijkl", alpha, q, v) - np.einsum("ik,il,ij->ijkl", alpha, q, y)
-    # the seed's line: Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il) = α_ik Q_il V_kj − α_il Q_il Y_ij
+    # the note's line: Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il) = α_ik Q_il V_kj − α_il Q_il Y_ij
     # (α_il mixes a key position with a feature index: it only typechecks because m <= n)
     seed = (
         np.einsum("ik,il,kj->ijkl", alpha, q, v)

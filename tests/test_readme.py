@@ -1,14 +1,29 @@
-"""The README's quick-start snippet runs and prints exactly what the README says it prints.
+"""What the README says is what the project does:
+- the quick-start snippet runs and prints exactly what the README says it prints;
+- the text task's baseline quoted in the tasks table is the one the task computes;
+- the findings quoted for the `vanishing` sweep are what that sweep finds: the test runs the
+  whole sweep exactly as `make sweep` does (48 runs, ~2 minutes on 2 cores), builds its
+  report and compares every sentence and number with the README's block.
 
 Run: .venv/bin/pytest tests/test_readme.py
 """
 
 import contextlib
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+from reports.build import cli
+from rnngrad.tasks import make_task
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def test_quick_start_prints_what_the_readme_shows():
@@ -20,3 +35,61 @@ def test_quick_start_prints_what_the_readme_shows():
     with contextlib.redirect_stdout(buffer):
         exec(compile(code, "README.md", "exec"), {})
     assert buffer.getvalue() == expected
+
+
+def test_the_text_baseline_in_the_tasks_table_is_the_tasks():
+    row = next(line for line in README.read_text().splitlines() if line.startswith("| `text`"))
+    base = make_task("text").baseline()
+    assert f"{base['bpc']:.2f} bits/char" in row
+    assert f"accuracy {100 * base['accuracy']:.1f} %" in row
+
+
+def quoted_findings() -> list[str]:
+    text = README.read_text()
+    block = re.search(r"<!-- findings: vanishing -->\n(.*?)<!-- /findings -->", text, re.S)
+    assert block, "README lost its quoted findings"
+    return [line for line in block.group(1).splitlines() if line.startswith("- ")]
+
+
+def same(quoted: str, found: str) -> bool:
+    """The same sentence with the same numbers (to 2 %; numbers below 1e-6, such as the
+    self-check's rounding-level differences, need only both be below 1e-6)."""
+    if NUMBER.sub("#", quoted) != NUMBER.sub("#", found):
+        return False
+    for a, b in zip(NUMBER.findall(quoted), NUMBER.findall(found), strict=True):
+        a, b = float(a), float(b)
+        if not (abs(a - b) <= 0.02 * max(abs(a), abs(b)) or max(abs(a), abs(b)) < 1e-6):
+            return False
+    return True
+
+
+def test_the_quoted_findings_compare_sentences_and_numbers():
+    line = "- **rnn tanh** (12 runs). It shrinks by 0.57–1 per step (bound 1.58–2.27)."
+    assert same(line, line.replace("0.57", "0.575"))
+    assert not same(line, line.replace("0.57", "0.6"))
+    assert not same(line, line.replace("shrinks", "grows"))
+    assert same("- difference 1.7e-12.", "- difference 2.2e-12.")
+
+
+@pytest.mark.slow
+def test_the_quoted_findings_are_what_the_vanishing_sweep_finds(tmp_path):
+    quoted = quoted_findings()
+    assert len(quoted) >= 5  # the self-check and the four variants
+    sweep = [
+        sys.executable,
+        str(ROOT / "experiments" / "train.py"),
+        "-m",  # the vanishing preset, as make sweep runs it
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        f"tracking.artifact_root={tmp_path}/art",
+        f"hydra.sweep.dir={tmp_path}/multirun",
+    ]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(sweep, capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert cli(["--experiment", "vanishing", "--tracking-uri", uri, "--out", str(tmp_path)]) == 0
+    found = (tmp_path / "tables" / "vanishing" / "findings.md").read_text().splitlines()
+    found = [line for line in found if line.startswith("- ")]
+    assert len(found) == len(quoted)
+    for q, f in zip(quoted, found, strict=True):
+        assert same(q, f), f"README says:\n{q}\nthe sweep finds:\n{f}"

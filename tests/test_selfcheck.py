@@ -95,15 +95,21 @@ def test_every_broken_backward_is_caught(monkeypatch, fault, activation, skip, l
     assert check.message().startswith("self-check FAILED")
 
 
-def test_a_bound_check_alone_would_miss_the_transposed_matrix(monkeypatch):
-    """‖W_rᵀ‖ = ‖W_r‖: with W for Wᵀ every factor still respects the bound. Only holding the
-    engine against an independent computation catches it."""
-    monkeypatch.setattr(rnn_module, "backward", w_for_w_transposed)
-    rnn = RNN(6, 24, 4, activation="tanh", seed=1)
+@pytest.mark.parametrize("fault", ["W for Wᵀ", "1 − tanh"])
+def test_a_bound_check_alone_would_miss_these(monkeypatch, fault):
+    """‖W_rᵀ‖ = ‖W_r‖, and 1 − tanh(a) > 1 only where a < 0: in this network every factor of
+    the broken backward respects the bound. Only holding the engine against an independent
+    computation catches it."""
+    attribute, broken, _, _ = FAULTS[fault]
+    monkeypatch.setattr(rnn_module, attribute, broken)
+    rnn = RNN(6, 24, 4, activation="tanh", seed=0)
     x, y = batch("last")
     check = probe(rnn, x, y, "cross_entropy", "last").check
-    assert check.bound_ratio <= 1  # the bound is met ...
-    assert check.rel_err > 0.1 and not check.ok  # ... and yet the engine is wrong
+    engine = rnn.loss_and_grads(x, y, loss_at="last", per_example=True).dh
+    factors = np.linalg.norm(engine[:-1], axis=-1) / np.linalg.norm(engine[1:], axis=-1)
+    bound = np.linalg.svd(rnn.params["W_r"], compute_uv=False)[0]  # γ = 1
+    assert factors.max() <= bound  # the bound is met by the broken engine ...
+    assert check.rel_err > 1.0 and not check.ok  # ... and yet it is wrong
 
 
 def test_sigmoid_derivative_above_a_quarter_also_breaks_the_bound(monkeypatch):
