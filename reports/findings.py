@@ -12,7 +12,7 @@ finish, and anything the reader must know about the record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ class Finding:
     text: str
     warning: bool = False
     heading: bool = False
+    details: list[str] = field(default_factory=list)  # one sentence each, listed under it
 
 
 def num(v: float) -> str:
@@ -152,8 +153,8 @@ def learning_sentence(runs: pd.DataFrame, metric: str, axes: list[str]) -> str:
     return f"Final validation {metric}: " + "; ".join(parts) + "."
 
 
-def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> str:
-    """One paragraph about the runs of one model variant."""
+def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> list[str]:
+    """What the runs of one model variant show, a sentence each."""
     out = []
     if "decay_factor" in runs and runs["decay_factor"].notna().any():
         decay = runs["decay_factor"].dropna()
@@ -202,7 +203,7 @@ def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> str:
     solved = solved_sentence(runs, axes)
     if solved:
         out.append(solved)
-    return " ".join(out)
+    return out
 
 
 def study_findings(exp, study: frames.Study) -> list[Finding]:
@@ -220,13 +221,13 @@ def study_findings(exp, study: frames.Study) -> list[Finding]:
         g = g.dropna(subset=["decay_factor"]) if "decay_factor" in g else g
         if g.empty:
             continue
-        sentences = variant_sentences(
-            exp, g, [*rest, *(["model"] if "model" in study.axes else [])]
-        )
+        details = variant_sentences(exp, g, [*rest, *(["model"] if "model" in study.axes else [])])
         plain = by_variant.get(variant.removesuffix(" + skip"))
         if variant.endswith(" + skip") and plain is not None:
-            sentences += " " + running_sum(g, plain, variant.removesuffix(" + skip"))
-        out.append(Finding(f"**{variant}** ({covers(g, rest)}). {sentences}"))
+            details.append(running_sum(g, plain, variant.removesuffix(" + skip")))
+        out.append(
+            Finding(f"**{variant}** ({covers(g, rest)}):", details=[d for d in details if d])
+        )
     return out
 
 
@@ -286,6 +287,7 @@ def markdown(exp, items: list[Finding]) -> str:
             lines += ["", f"**{f.text}**", ""]
         else:
             lines.append(f"- {'**WARNING** ' if f.warning else ''}{f.text}")
+            lines += [f"  - {d}" for d in f.details]
     lines += [
         "",
         f"Regenerate: `make report EXPERIMENT={exp.name}` (numbers computed from the runs).",

@@ -51,7 +51,12 @@ def render(exp, figures, tables, findings, out: Path) -> Path:
         if f.heading:
             items.append(f"</ul><p><b>{inline(f.text)}</b></p><ul>")
         else:
-            items.append(f"<li{' class=warn' if f.warning else ''}>{inline(f.text)}</li>")
+            sub = "".join(f"<li>{inline(d)}</li>" for d in f.details)
+            items.append(
+                f"<li{' class=warn' if f.warning else ''}>{inline(f.text)}"
+                + (f"<ul>{sub}</ul>" if sub else "")
+                + "</li>"
+            )
     parts.append(
         "<section class='findings' id='findings'><h2>What this sweep shows</h2><ul>"
         + "".join(items)

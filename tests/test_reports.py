@@ -415,7 +415,7 @@ def test_captions_are_true_to_their_figures(store):
 def test_the_findings_numbers_are_the_tables_numbers(store):
     exp = load(EXP, uri(store))
     items = finds.findings(exp)
-    text = " ".join(i.text for i in items)
+    text = " ".join(" ".join([i.text, *i.details]) for i in items)
     main = max(frames.studies(exp, frames.usable(exp.runs)), key=lambda s: len(s.runs))
     tanh = main.runs[main.runs["variant"] == "rnn tanh"].dropna(subset=["decay_factor"])
     expected = f"{finds.span(tanh['decay_factor'])} per step back"
