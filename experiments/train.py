@@ -36,7 +36,7 @@ def main(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
     in_sweep = cfg.tracking.parent_run_id is not None
-    named = any(o.startswith("tracking.experiment=") for o in overrides)
+    named = any(o.lstrip("+~").startswith("tracking.experiment=") for o in overrides)
     if not (in_sweep or named or cfg.tracking.experiment == DEBUG):
         cfg.tracking.experiment = SINGLE_RUNS  # not into the preset's experiment
     return run(cfg, overrides, hc.job.num if in_sweep else None)

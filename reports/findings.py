@@ -31,9 +31,12 @@ class Finding:
 
 
 def num(v: float) -> str:
-    """3 significant digits; scientific outside [0.01, 1000)."""
+    """3 significant digits; scientific outside [0.01, 1000); 4 decimals next to 1, so that a
+    factor of 1.0003 does not read as 1."""
     if v is None or not np.isfinite(v):
         return "–"
+    if v != 1 and abs(v - 1) < 0.005:
+        return f"{v:.4f}"
     if v == 0 or 0.01 <= abs(v) < 1000:
         return f"{v:.3g}"
     return f"{v:.1e}"
@@ -119,13 +122,16 @@ def solved_sentence(runs: pd.DataFrame, axes: list[str]) -> str | None:
             f"{frames.name(a)} = {frames.text(v)}" for a, v in zip(others, key, strict=True)
         )
         parts.append((frames.text(best.index.max()) if len(best) else None, label))
+    keys = [a for a in axes if a in runs and a != frames.SEED]
+    one_seed = runs.groupby(keys, dropna=False).size().max() == 1 if keys else len(runs) == 1
+    who = "the task was solved" if one_seed else "most seeds solved the task"
     if all(value is None for value, _ in parts):
-        return f"Most seeds solved the task at no {length}."
+        return f"{who[0].upper()}{who[1:]} at no {length}."
     listed = "; ".join(
         (f"{length} = {value}" if value else f"no {length}") + (f" ({label})" if label else "")
         for value, label in parts
     )
-    return f"Largest {length} at which most seeds solved the task: {listed}."
+    return f"Largest {length} at which {who}: {listed}."
 
 
 def learning_sentence(runs: pd.DataFrame, metric: str, axes: list[str]) -> str:
@@ -156,12 +162,19 @@ def learning_sentence(runs: pd.DataFrame, metric: str, axes: list[str]) -> str:
 def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> list[str]:
     """What the runs of one model variant show, a sentence each."""
     out = []
+    attention = (runs["model"] == "attention").all()
     if "decay_factor" in runs and runs["decay_factor"].notna().any():
         decay = runs["decay_factor"].dropna()
-        text = (
-            f"The long-range gradient is multiplied by {span(decay)} per step back "
-            f"(fitted; median {num(decay.median())}"
-        )
+        if attention:  # no chain of steps: a line fitted over the positions
+            text = (
+                f"Fitted over the positions back from the last step, its gradient at e_t "
+                f"changes by a factor {span(decay)} per position (median {num(decay.median())}"
+            )
+        else:
+            text = (
+                f"The long-range gradient is multiplied by {span(decay)} per step back "
+                f"(fitted; median {num(decay.median())}"
+            )
         if "bound" in runs and runs["bound"].notna().any():
             text += f"; Pascanu's bound at the same step: {span(runs['bound'])}"
         below = int((decay < 1).sum())

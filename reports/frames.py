@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from reports.load import RNN_ONLY
+
 SEED = "seed"
 LENGTHS = ("T", "delay")  # the sequence-length axes
 ORDER = [  # display order of the axes; anything else follows
@@ -77,9 +79,10 @@ def listing(runs: pd.DataFrame, column: str) -> str:
     )
 
 
-def seeds(runs: pd.DataFrame, keys: list[str], unit: str = "line") -> str:
-    """What one line (point, cell) of the given keys stands for: "one run (seed = 0)", or "the
-    mean over 2 seeds (seed ∈ {0, 1})", or "the mean over 1–3 seeds (...)"."""
+def seeds(runs: pd.DataFrame, keys: list[str], unit: str = "line", spread: str = "") -> str:
+    """What one line (point, cell) of the given keys stands for: "one run per line (seed =
+    0)", or "the mean over 2 seeds per line (seed ∈ {0, 1}); the band spans them" when
+    `spread` names what shows their range ("the band"), or "1–3 seeds" where counts differ."""
     if runs.empty:
         return f"no run per {unit}"
     keys = [k for k in keys if k in runs]
@@ -89,7 +92,9 @@ def seeds(runs: pd.DataFrame, keys: list[str], unit: str = "line") -> str:
     if hi == 1:
         return f"one run per {unit}{where}"
     n = f"{lo}" if lo == hi else f"{lo}–{hi}"
-    return f"the mean over {n} seeds per {unit}{where}; the range spans them"
+    return f"the mean over {n} seeds per {unit}{where}" + (
+        f"; {spread} spans them" if spread else ""
+    )
 
 
 @dataclass
@@ -136,7 +141,6 @@ def studies(exp, runs: pd.DataFrame | None = None) -> list[Study]:
 
 
 MODEL = ("model", "activation", "skip")  # together: the model variant (rnn tanh, attention, ...)
-RNN_ONLY = ("activation", "skip", "recurrent_init", "recurrent_scale")  # blank for attention
 
 
 def beside_models(study: Study) -> list[str]:

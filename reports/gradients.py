@@ -22,6 +22,8 @@ from reports.plot import (
 )
 
 LINES = ("row", "col", "hue", "style")
+ACTIVATION_COLOURS = {"tanh": "tab:blue", "sigmoid": "tab:red"}  # the same in every panel
+DISTANCE = "steps back from the last step, (T − t)"  # T: the sequence's length
 LOG_NOTE = (
     "log10 of the batch mean over the probe batch, computed in log space: exact far below "
     "float64's 1e-308"
@@ -46,7 +48,7 @@ def profile_figures(exp, study: frames.Study) -> list[Figure]:
         data = at_step(exp, when).merge(study.runs, on="run_id")
         for suffix, part, sub in frames.parts(data, layout.split):
             g = lines(sub, "distance", "log10_long", layout)
-            g.set_axis_labels("distance from the loss step, T − t (steps)", "log10 ‖∂ℓ_T/∂h_t‖")
+            g.set_axis_labels(DISTANCE, "log10 ‖∂ℓ_T/∂h_t‖")
             g.figure.suptitle(
                 f"Gradient reaching h_t from the last step's loss, {when}"
                 + title_suffix(study, part),
@@ -90,10 +92,12 @@ def theory_figure(exp, study: frames.Study) -> list[Figure]:
             x="bound",
             y="decay_factor",
             hue="activation",
+            hue_order=[a for a in ACTIVATION_COLOURS if a in set(runs["activation"])],
             style="run",
+            style_order=["trained", "diverged"],
             ax=ax,
             s=45,
-            palette="Set1",
+            palette=ACTIVATION_COLOURS,
         )
         hi = float(max(data["bound"].max(), data["decay_factor"].max(), 1.2)) * 1.05
         ax.plot([0, hi], [0, hi], color="0.3", lw=1, ls="--", label="y = x (the bound)")
@@ -157,10 +161,10 @@ def heatmap_figure(exp, study: frames.Study) -> list[Figure]:
         nrows = int(np.ceil(len(facets) / ncols))
         fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
         for ax, (key, data) in zip(axes.ravel(), facets, strict=False):
-            rows = y if y else data.assign(all_="").columns[-1]
-            table = data.assign(all_="").pivot_table(
-                index=rows, columns=x, values="decay_factor", aggfunc="mean"
-            )
+            if y:
+                table = data.pivot_table(index=y, columns=x, values="decay_factor", aggfunc="mean")
+            else:  # one row of cells
+                table = data.groupby(x)["decay_factor"].mean().to_frame().T
             sns.heatmap(
                 table,
                 ax=ax,
@@ -234,7 +238,7 @@ def training_profile_figure(exp, study: frames.Study) -> list[Figure]:
             xticklabels=max(1, grid.shape[1] // 8),
             yticklabels=True,
         )
-        ax.set_xlabel("time step t (the loss is at t = T)")
+        ax.set_xlabel("time step t (ℓ_T is the loss at the last step)")
         ax.set_ylabel("training step")
         title = ", ".join(f"{frames.name(k)} = {frames.text(r[k])}" for k in keys) or "the run"
         ax.set_title(f"{title} ({r['outcome']})", fontsize=9)
@@ -297,7 +301,7 @@ def state_figure(exp, study: frames.Study) -> list[Figure]:
             "Top: ‖h_t‖, the state's Euclidean norm averaged over the probe batch (log scale), "
             "against the time step t, at each run's last profile. Bottom: the saturated "
             "fraction at step t, the share of (example, unit) pairs with f'(a_t) < 0.1·max f' "
-            "(tanh: |f(a)| > 0.95). One column per activation and skip connection. "
+            "(tanh: |tanh a| > 0.949; sigmoid: |a| > 3.64). One column per activation and skip connection. "
             "Without the skip, h_t = f(a_t) is bounded (|h| < 1 for tanh, 0 < h < 1 for the "
             "sigmoid, so ‖h_t‖ ≤ √H); with it, h_t = f(a_t) + h_{t−1} is a running sum that can "
             "grow with t and push |a_t| up until the units saturate. Where the saturated "
@@ -306,7 +310,7 @@ def state_figure(exp, study: frames.Study) -> list[Figure]:
             "with the skip connection then travels along the identity path alone, carried past "
             "units that no longer transmit anything. "
             + (layout.caption() + " " if layout.slots else "")
-            + f"Lines: {frames.seeds(runs, [*layout.used, 'variant_'])} (the band). "
+            + f"Lines: {frames.seeds(runs, [*layout.used, 'variant_'], 'line', 'the band')}. "
             + tail(study, part)
         )
         name = f"state{study.suffix}{suffix}"
@@ -341,7 +345,7 @@ def model_comparison(exp, study: frames.Study) -> list[Figure]:
             aspect=1.2,
             facet_kws={"sharex": False, "margin_titles": True},
         )
-        g.set_axis_labels("distance from the loss step, T − t", "log10 ‖∂J/∂x_t‖")
+        g.set_axis_labels(DISTANCE, "log10 ‖∂J/∂(W_e x_t)‖, attention ‖∂J/∂e_t‖")
         g.figure.suptitle(
             "Gradient reaching each step's input: RNN variants against attention"
             + title_suffix(study, part),
@@ -353,8 +357,8 @@ def model_comparison(exp, study: frames.Study) -> list[Figure]:
             "‖∂J/∂(W_e x_t)‖ for the RNNs and ‖∂J/∂e_t‖ for attention "
             f"({LOG_NOTE}), against the distance from the loss step. In an RNN it passes "
             "T − t Jacobians; in attention, one softmax. Colour: model. "
-            f"{layout.caption()} Lines: {frames.seeds(runs, [*layout.used, 'variant'])} (the "
-            f"band). {tail(study, part)}"
+            f"{layout.caption()} Lines: "
+            f"{frames.seeds(runs, [*layout.used, 'variant'], 'line', 'the band')}. {tail(study, part)}"
         )
         name = f"input_gradient{study.suffix}{suffix}"
         out.append(

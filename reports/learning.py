@@ -149,7 +149,7 @@ def final_metric_figure(exp, study: frames.Study) -> list[Figure]:
             )
             caption = (
                 f"Final validation {metric} of each configuration against {frames.name(x)} "
-                f"(points: {frames.seeds(sub, [x, *layout.used], 'point')} (the bars)). "
+                f"(points: {frames.seeds(sub, [x, *layout.used], 'point', 'the bars')}). "
                 f"{baseline} {layout.caption()} {tail(sub_study, part)}"
             )
             name = f"final_metric{sub_study.suffix}{suffix}"
@@ -207,7 +207,7 @@ def model_metric(exp, study: frames.Study) -> list[Figure]:
             )
             caption = (
                 f"Final validation {metric} of each model at each {frames.name(x)} (points: "
-                f"{frames.seeds(sub, [x, 'variant', *layout.used], 'point')} (the bars)). "
+                f"{frames.seeds(sub, [x, 'variant', *layout.used], 'point', 'the bars')}). "
                 f"{baseline_caption(drawn)} Colour: model. {layout.caption()} {tail(sub_study, part)}"
             )
             name = f"model_metric{sub_study.suffix}{suffix}"

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.frames import RNN_ONLY
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.tracking import store_uri
 
@@ -79,6 +78,7 @@ SHORT = {  # column names in the frames
     "train.early_stop": "early_stop",
 }
 DERIVED = ("task.seq_len", "task.input_size", "task.output_size", "optim.name")  # not settings
+RNN_ONLY = ("activation", "skip", "recurrent_init", "recurrent_scale")  # blank for attention
 PROFILE_COLUMNS = {"saturation": "saturation_t"}  # per step; the run's scalar is "saturation"
 PROFILED = (*rec.PROFILE_SUMMARY, *rec.STATE, *rec.CHECK, "bound", "sigma_max")
 
@@ -131,6 +131,7 @@ def run_row(run) -> dict:
         "higher_is_better": tags.get(rec.HIGHER_IS_BETTER) == "true",
         "swept": tags.get(rec.SWEPT, ""),
         "selfcheck": tags.get(rec.SELFCHECK, ""),
+        "git_commit": tags.get(rec.GIT_COMMIT, ""),
         "artifact_uri": run.info.artifact_uri,
     }
     for name, text in params.items():
@@ -256,6 +257,14 @@ def load(experiment: str, tracking_uri: str | None = None, workers: int = 8) -> 
     reason, notes = choose(frame)
     frame["analysed"] = reason.eq("")
     frame["why_not"] = reason
+    commits = sorted(c for c in frame.loc[frame["analysed"], "git_commit"].unique() if c)
+    if len(commits) > 1:
+        shown = ", ".join(c[:10] + ("+dirty" if c.endswith("+dirty") else "") for c in commits[:4])
+        notes.append(
+            f"The analysed runs come from {len(commits)} versions of the code (git commits "
+            f"{shown}{', …' if len(commits) > 4 else ''}): a sweep that resumes keeps the "
+            "configurations an earlier version finished. The runs table names each run's commit."
+        )
     chosen = frame[frame["analysed"]].to_dict("records")
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda row: artifacts_of(client, row), chosen))

@@ -105,7 +105,7 @@ def baseline_caption(shown: list[str]) -> str:
 
 
 def averaged(runs: pd.DataFrame, layout: frames.Layout) -> str:
-    return f"Lines: {frames.seeds(runs, layout.used)} (the band)."
+    return f"Lines: {frames.seeds(runs, layout.used, 'line', 'the band')}."
 
 
 def tail(study: frames.Study, part: str, left_out: str = "") -> str:

@@ -22,7 +22,7 @@ MEASURES = {  # column -> heading
     "bound": "bound (same step)",
     "state_norm_last": "‖h_T‖",
     "saturation": "saturation",
-    "sigma_max": "σ_max(W_r)",
+    "sigma_max": "σ_max(W_r) (same step)",
     "wall_time_s": "seconds",
 }
 
@@ -120,7 +120,7 @@ def summary(exp) -> Table:
         "the distance back at which that gradient first falls below 1e-6 and 1e-16 of its "
         "value at the loss step (median over the runs; '> T − 1': it never fell that far "
         "within the sequence in most runs); the final state size ‖h_T‖ and saturated fraction; "
-        "σ_max(W_r) at the last evaluation; wall time; and the runs that were solved (the "
+        "σ_max(W_r) at the step of the decay factor; wall time; and the runs that were solved (the "
         "task's criterion on the validation set), diverged, failed or killed, or whose "
         f"self-check failed. Fixed: {fixed_text(exp, keys)}."
     )
@@ -130,14 +130,12 @@ def summary(exp) -> Table:
 
 
 def fixed_text(exp, keys: list[str]) -> str:
-    shown = []
-    for c in exp.config:
-        if c in keys or c == frames.SEED or c not in exp.runs:
-            continue
-        values = frames.values_of(exp.runs, c)
-        if len(values) == 1 and frames.text(values[0]) != "–":
-            shown.append(f"{frames.name(c)} {frames.text(values[0])}")
-    return ", ".join(shown) or "nothing else"
+    fixed = {
+        c: exp.runs[c].iloc[0]
+        for c in exp.config
+        if c not in keys and c in exp.runs and len(frames.values_of(exp.runs, c)) == 1
+    }
+    return frames.Study(exp.runs, keys, fixed).fixed_text() or "nothing else"
 
 
 def run_list(exp) -> Table:
@@ -166,6 +164,7 @@ def run_list(exp) -> Table:
         "decay_factor",
         "selfcheck",
         "error",
+        "git_commit",
         "run_id",
     ]
     frame = listed[[c for c in cols if c in listed]].copy()

@@ -59,9 +59,9 @@ def cross_entropy(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     s2 = s.reshape(-1, c)  # (N, C)
     flat = np.arange(len(s2)) * c + y.ravel()  # positions of s_y in s2.ravel()
     shift = np.zeros(len(s2), dtype=s.dtype)
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore"):  # rows out of range are redone below
         e = np.exp(s2)
-    total = e @ np.ones(c, dtype=s.dtype)  # (N,) Σ_k e^{s_k}, one matrix-vector product
+        total = e @ np.ones(c, dtype=s.dtype)  # (N,) Σ_k e^{s_k}, one matrix-vector product
     with np.errstate(over="ignore", invalid="ignore"):
         redo = ~((total >= np.exp(-30.0)) & (total <= np.exp(690.0)))
     if redo.any():
@@ -72,7 +72,7 @@ def cross_entropy(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     e.ravel()[flat] = 0.0
     rest = e @ np.ones(c, dtype=s.dtype)  # R = Σ_{k≠y} e_k
     total = rest + e_y
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the unused branch
         logp_y = np.where(
             e_y >= rest,
             -np.log1p(rest / np.where(e_y > 0, e_y, 1.0)),

@@ -11,7 +11,7 @@ reference (reference.py), so they are exact at any depth (docs/derivations.md §
   reaching each step's input.
 
 The state (RNN): ‖h_t‖ (mean over the batch) and the saturation at step t, the fraction of
-(example, unit) pairs with f'(a_t) < 0.1 max f' (tanh: |h| > 0.95 without the skip).
+(example, unit) pairs with f'(a_t) < 0.1 max f' (tanh: |tanh a| > 0.949; sigmoid: |a| > 3.6).
 
 Summaries, from the long-range profile p_t, with distance d = T - t from the loss step:
 
@@ -29,11 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference, selfcheck
-from .attention import Attention, positions
+from . import attention, reference, rnn, selfcheck
 from .reference import GAMMA, LN10
 
-SATURATION = 0.1  # a unit is saturated where f'(a) < 10 % of max f' (tanh: |h| > 0.95)
+SATURATION = 0.1  # a unit is saturated where f'(a) < 10 % of max f' (tanh: |tanh a| > 0.949)
 FALLS = {"fall_1e6": 6.0, "fall_1e16": 16.0}  # decades below the loss step's value
 
 
@@ -55,14 +54,20 @@ class Probe:
 
 
 def probe(model, inputs, targets, loss: str, loss_at: str) -> Probe:
-    """Profiles, state and self-check of one batch, for an RNN or an Attention model."""
-    _, x, y = model.check_batch(inputs, targets, loss, loss_at)
-    if isinstance(model, Attention):
-        ref = reference.attention_reference(model.params, x, y, loss, loss_at, positions)
+    """Profiles, state and self-check of one batch, for an RNN or an Attention model. The
+    reference runs on the engine's own forward pass: the states the model really goes
+    through, which in a chaotic network a recomputation would not reproduce."""
+    params, x, y = model.check_batch(inputs, targets, loss, loss_at)
+    if isinstance(model, attention.Attention):
+        trace = attention.forward(params, x)
+        ref = reference.attention_reference(params, x, y, loss, loss_at, trace.q, trace.k, trace.v)
         check = selfcheck.check_attention(model, x, y, loss, loss_at, ref)
         total = ref.total.log10_mean()
         return Probe(total, ref.long.log10_mean(), total, check)
-    ref = reference.rnn_reference(model.params, x, y, loss, loss_at, model.activation, model.skip)
+    trace = rnn.forward(params, x, model.activation, model.skip)
+    ref = reference.rnn_reference(
+        params, x, y, loss, loss_at, model.activation, model.skip, trace.a, trace.h
+    )
     check = selfcheck.check_rnn(model, x, y, loss, loss_at, ref)
     log10_dx = reference.log_mean_exp(ref.log_dx, axis=1) / LN10
     state = reference.norm(ref.h[1:]).mean(axis=1)  # (T,)

@@ -3,11 +3,13 @@ from the Jacobians, with code that shares nothing with the engine's backward
 (docs/derivations.md §11).
 
 The engine (rnn.py, attention.py) runs in linear float64: fast, exact where float64 can
-hold the numbers, but a norm below ~1e-308 becomes 0. This module redoes the forward pass
-with its own code, derives ∂ℓ/∂s itself, and carries each example's backward vector as a
-unit vector u times e^L, with L a float64 natural log: exact at any depth. It serves twice:
-the profiles the pipeline records come from here, and the self-check (selfcheck.py) holds
-the engine's own backward against it.
+hold the numbers, but a norm below ~1e-308 becomes 0. This module takes the engine's forward
+pass as given (the states the model really ran through; recomputing them would let rounding
+in a chaotic network drift onto another trajectory), derives ∂ℓ/∂s itself, and carries each
+example's backward vector as a unit vector u times e^L, with L a float64 natural log: exact
+at any depth. None of it calls the engine's backward. It serves twice: the profiles the
+pipeline records come from here, and the self-check (selfcheck.py) holds the engine's own
+backward, and the parameter gradients it yields, against it.
 
 RNN, per example b (row vectors, as in rnn.py), with δ_t = ∂J_b/∂h_t:
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GAMMA = {"tanh": 1.0, "sigmoid": 0.25}  # max f': Pascanu's γ
+GAMMA = {"tanh": 1.0, "sigmoid": 0.25}  # max f', Pascanu's γ (beside log_fprime, its source)
 LN10 = np.log(10.0)
 
 
@@ -46,11 +48,13 @@ class Scaled:
 
 @dataclass
 class RNNReference:
-    h: np.ndarray  # (T+1, B, H) states, h[0] = 0
+    h: np.ndarray  # (T+1, B, H) states, h[0] = 0 (the engine's, as float64)
     log_fprime: np.ndarray  # (T, B, H) log f'(a_t)
     total: Scaled  # ∂J_b/∂h_t, every loss term
     long: Scaled  # ∂ℓ_{T,b}/∂h_t, the last step's loss alone
     log_dx: np.ndarray  # (T, B) log ‖∂J_b/∂a_t‖ = log ‖f'(a_t) ∘ δ_t‖ (the input projection's)
+    grads: dict[str, np.ndarray]  # ∂J/∂θ, J = (1/B) Σ_b J_b, rebuilt from δ_t (linear float64)
+    sizes: dict[str, np.ndarray]  # the same sums over |terms|: the scale of their rounding
 
 
 @dataclass
@@ -123,23 +127,10 @@ def log_fprime(a: np.ndarray, activation: str) -> np.ndarray:
     return -np.abs(a) - 2.0 * np.log1p(np.exp(-np.abs(a)))
 
 
-def rnn_forward(params, x: np.ndarray, activation: str, skip: bool):
-    """a (T, B, H) and h (T+1, B, H) in float64, recomputed here (not the engine's forward)."""
-    w_e, w_r, b = (np.asarray(params[k], dtype=np.float64) for k in ("W_e", "W_r", "b"))
-    drive = w_e.T[x] if x.ndim == 2 else np.asarray(x, np.float64) @ w_e.T  # W_e x_t (T, B, H)
-    steps, batch, hidden = drive.shape
-    a = np.empty((steps, batch, hidden))
-    h = np.zeros((steps + 1, batch, hidden))
-    for t in range(steps):
-        a[t] = drive[t] + h[t] @ w_r.T + b
-        f = np.tanh(a[t]) if activation == "tanh" else 0.5 + 0.5 * np.tanh(0.5 * a[t])
-        h[t + 1] = f + h[t] if skip else f
-    return a, h
-
-
-def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: bool):
-    """Every profile of one batch, per example, in log space (module docstring)."""
-    a, h = rnn_forward(params, x, activation, skip)
+def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: bool, a, h):
+    """Every profile of one batch, per example, in log space (module docstring), from the
+    engine's pre-activations a (T, B, H) and states h (T+1, B, H)."""
+    a, h = np.asarray(a, dtype=np.float64), np.asarray(h, dtype=np.float64)
     w_r, w_u, c = (np.asarray(params[k], dtype=np.float64) for k in ("W_r", "W_u", "c"))
     s = (h[1:] if loss_at == "all" else h[-1]) @ w_u.T + c  # (T, B, C) or (B, C)
     ds = loss_grad(s, np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp), loss)
@@ -150,7 +141,36 @@ def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: 
     total = long if loss_at == "last" else backward_scaled(w_r, lf, last, local, skip)
     m = lf.max(axis=-1)  # (T, B)
     g_log, _ = split(np.exp(lf - m[..., None]) * total.unit)
-    return RNNReference(h, lf, total, long, total.log + m + g_log)
+    with np.errstate(under="ignore", over="ignore"):
+        da = np.exp(total.log[..., None] + lf) * total.unit  # ∂J_b/∂a_t, 0 where it underflows
+    grads, sizes = parameter_grads(x, h, ds, da, params["W_e"].shape[1])
+    return RNNReference(h, lf, total, long, total.log + m + g_log, grads, sizes)
+
+
+def parameter_grads(x, h, ds, da, input_size: int):
+    """∂J/∂θ as sums over steps and examples of da_t (and ds_t) times the inputs of each
+    product (docs/derivations.md §7), divided by B; and the same sums over the absolute values
+    of the terms, which bound the rounding of the sums. Written here without the engine."""
+    batch, hidden = da.shape[1], da.shape[2]
+    out, size = {}, {}
+    for sign, target in ((1, out), (0, size)):
+        f = (lambda v: v) if sign else np.abs
+        g_da, g_h, g_ds = f(da), f(h), f(ds)
+        if g_ds.ndim == 3:  # a loss at every step
+            target["W_u"] = np.einsum("tbc,tbh->ch", g_ds, g_h[1:])
+            target["c"] = g_ds.sum(axis=(0, 1))
+        else:
+            target["W_u"] = g_ds.T @ g_h[-1]
+            target["c"] = g_ds.sum(axis=0)
+        target["W_r"] = np.einsum("tbh,tbk->hk", g_da[1:], g_h[1:-1])  # h_0 = 0
+        target["b"] = g_da.sum(axis=(0, 1))
+        if x.ndim == 2:  # one-hot inputs: column x_t of ∂J/∂W_e collects da_t
+            w_e = np.zeros((input_size, hidden))
+            np.add.at(w_e, x.ravel(), g_da.reshape(-1, hidden))
+            target["W_e"] = w_e.T
+        else:
+            target["W_e"] = np.einsum("tbh,tbd->hd", g_da, f(np.asarray(x, np.float64)))
+    return {k: v / batch for k, v in out.items()}, {k: v / batch for k, v in size.items()}
 
 
 def backward_scaled(w_r, lf, last, local, skip: bool) -> Scaled:
@@ -176,8 +196,9 @@ def backward_scaled(w_r, lf, last, local, skip: bool) -> Scaled:
 # -- attention ---------------------------------------------------------------------------------
 
 
-def attention_reference(params, x, y, loss: str, loss_at: str, positions) -> AttentionReference:
-    """∂J_b/∂e_t (total) and ∂ℓ_{T,b}/∂e_t (long-range) of causal self-attention, in log space.
+def attention_reference(params, x, y, loss: str, loss_at: str, q, k, v) -> AttentionReference:
+    """∂J_b/∂e_t (total) and ∂ℓ_{T,b}/∂e_t (long-range) of causal self-attention, in log space,
+    from the engine's projections q, k, v (B, T, d).
 
     With logα = S − logsumexp(S) row by row (exact, however small α is), dz_t = W_uᵀ ∂ℓ_t/∂s_t,
     dα_{tj} = dz_t·v_j and c_t = Σ_k α_{tk} dα_{tk}, the gradient reaching e_j is
@@ -188,17 +209,13 @@ def attention_reference(params, x, y, loss: str, loss_at: str, positions) -> Att
     where α̃_{tj} = e^{logα_{tj} − m_j}, m_j = max_t logα_{tj} over the positions t whose loss
     is counted: the second part is exact even where every α_{tj} underflows float64. Each row
     of α ∘ (dα − c) sums to zero; its entry at the row's largest α, which cancels when α ≈ 1,
-    is taken as minus the sum of the others (as the engine does).
+    is taken as minus the sum of the others (as the engine does), and the others are scaled
+    by the row's second-largest weight e^{r_t}, so that the first part stays exact too when
+    every other weight of the row underflows.
     """
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    size = p["W_e"].shape[0]
-    if x.ndim == 2:  # one-hot: W_e x_t is column x_t of W_e
-        e = p["W_e"].T[x.T]  # (B, T, d)
-    else:
-        e = np.asarray(x, np.float64).transpose(1, 0, 2) @ p["W_e"].T
-    e = e + positions(x.shape[0], size)
-    q, k, v = e @ p["W_q"].T, e @ p["W_k"].T, e @ p["W_v"].T
-    steps = e.shape[1]
+    p = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    q, k, v = (np.asarray(m, dtype=np.float64) for m in (q, k, v))
+    batch, steps, size = q.shape
     score = q @ k.transpose(0, 2, 1) / np.sqrt(size)  # (B, T, T)
     score[:, np.triu(np.ones((steps, steps), dtype=bool), k=1)] = -np.inf
     top = score.max(axis=-1, keepdims=True)
@@ -209,40 +226,45 @@ def attention_reference(params, x, y, loss: str, loss_at: str, positions) -> Att
     if loss_at == "all":  # time-major targets to batch-major
         yy = yy.transpose(1, 0, 2) if loss == "mse" else yy.T
     ds = loss_grad(s, yy, loss)
-    dz = np.zeros((e.shape[0], steps, size))
+    dz = np.zeros((batch, steps, size))
     if loss_at == "all":
         dz[:] = ds @ p["W_u"]
     else:
         dz[:, -1] = ds @ p["W_u"]
     long_dz = np.zeros_like(dz)
     long_dz[:, -1] = dz[:, -1]
-    parts = (q, k, v, log_alpha, p, size)
-    long = _attention_backward(long_dz, *parts)
-    total = long if loss_at == "last" else _attention_backward(dz, *parts)
+    long = _attention_backward(long_dz, q, k, v, log_alpha, p)
+    total = long if loss_at == "last" else _attention_backward(dz, q, k, v, log_alpha, p)
     return AttentionReference(total, long)
 
 
-def _attention_backward(dz, q, k, v, log_alpha, p, size) -> Scaled:
+def _attention_backward(dz, q, k, v, log_alpha, p) -> Scaled:
     """The gradient reaching every e_j from the losses whose dz_t is non-zero (see above)."""
-    alpha = np.exp(log_alpha)  # (B, T, T); only used row by row, where it sums to 1
+    size = q.shape[-1]
+    alpha = np.exp(log_alpha)  # (B, T, T); only for c_t, a sum dominated by the largest α
     dalpha = dz @ v.transpose(0, 2, 1)  # dα_{tj} = dz_t · v_j
     weight = dalpha - (alpha * dalpha).sum(axis=-1, keepdims=True)  # dα_{tj} − c_t
-    row = alpha * weight  # √d ∂ℓ/∂S_{tj}
-    # each row sums to zero: at its largest α (where α ≈ 1 cancels) use minus the others
-    top = alpha.argmax(axis=-1)  # (B, T)
-    np.put_along_axis(row, top[..., None], 0.0, axis=-1)
-    dominant = -row.sum(axis=-1)  # (B, T)
+    top = log_alpha.argmax(axis=-1)  # (B, T): each row's largest α
+    others = log_alpha.copy()
+    np.put_along_axis(others, top[..., None], -np.inf, axis=-1)
+    r = others.max(axis=-1)  # (B, T): log of the row's second-largest α (-inf: none)
+    safe_r = np.where(np.isfinite(r), r, 0.0)
+    row = np.exp(others - safe_r[..., None]) * weight  # e^{−r_t} √d ∂ℓ/∂S_{tj}, j ≠ top
+    dominant = -row.sum(axis=-1)  # (B, T): the row sums to zero
     np.put_along_axis(row, top[..., None], dominant[..., None], axis=-1)
-    near_log, near_unit = split((row @ k / np.sqrt(size)) @ p["W_q"])  # W_qᵀ dq_j
+    near_log, near_unit = split((row @ k / np.sqrt(size)) @ p["W_q"])  # e^{−r_j} W_qᵀ dq_j
+    near_log = np.where(np.isfinite(r), near_log + safe_r, -np.inf)
     counted = np.abs(dz).max(axis=-1) > 0  # (B, T): positions t whose loss is counted
     masked = np.where(counted[:, :, None], log_alpha, -np.inf)  # logα_{tj} over counted t
     m = masked.max(axis=1)  # (B, T): m_j
     safe_m = np.where(np.isfinite(m), m, 0.0)
     tilde = np.exp(masked - safe_m[:, None, :])  # α̃_{tj}: the largest in each column is 1
-    column = tilde * weight  # α̃_{tj} (dα_{tj} − c_t); the dominant entries as above:
-    m_top = np.take_along_axis(safe_m, top, axis=1)  # m_j of each row's dominant column
-    fixed = np.where(counted, dominant * np.exp(-np.where(counted, m_top, 0.0)), 0.0)
-    np.put_along_axis(column, top[..., None], fixed[..., None], axis=-1)
+    column = tilde * weight  # α̃_{tj} (dα_{tj} − c_t); at each row's largest α instead
+    m_top = np.take_along_axis(safe_m, top, axis=1)  # the m_j of that entry's column:
+    scale = np.exp(
+        np.where(counted & np.isfinite(r), safe_r - m_top, -np.inf)
+    )  # e^{r_t − m_j} <= 1
+    np.put_along_axis(column, top[..., None], (dominant * scale)[..., None], axis=-1)
     dv = tilde.transpose(0, 2, 1) @ dz  # Σ_t α̃_{tj} dz_t  (B, T, d)
     dk = column.transpose(0, 2, 1) @ q / np.sqrt(size)  # Σ_t α̃_{tj} (dα_{tj} − c_t) q_t/√d
     far_log, far_unit = split(dv @ p["W_v"] + dk @ p["W_k"])

@@ -1,16 +1,22 @@
 """The self-check: the engine's own backward held against the reference, and every example's
-per-step factor against Pascanu's bound. Run at every profile evaluation; either part fails
-loudly when the engine is wrong (docs/derivations.md §11).
+per-step factor against Pascanu's bound. Run at every profile evaluation; it fails loudly
+when the engine's backward is wrong (docs/derivations.md §12).
 
-1. Agreement. For every step t and example b where the reference's ‖∂J_b/∂h_t‖ is above
-   the floor (1e-280 in float64, so that the engine's float64 value exists), the engine's
-   vector must match: ‖dh_engine − dh_ref‖ <= RTOL ‖dh_ref‖. Below the floor the engine's norm
-   must stay below it too (it may underflow to 0, it may not be large). Checked for the
-   total, ∂J_b/∂h_t from `loss_and_grads` as training calls it, and for the long-range part,
-   from `loss_and_grads` with the loss at the last step alone. Attention: ∂J_b/∂e_t, likewise.
+1. Agreement. For every step t and example b where the reference's ‖∂J_b/∂h_t‖ is above the
+   floor (1e-280 in float64, so that the engine's float64 value exists), the engine's vector
+   must match: ‖dh_engine − dh_ref‖ <= RTOL ‖dh_ref‖. Below the floor the engine's norm must
+   stay below it too (it may underflow to 0, it may not be large); above 1e300 (an exploding
+   network) the engine may overflow and is not compared. Steps behind a unit whose
+   f'(a) is itself below the dtype's range (|a| > 345 for tanh in float64: only a network
+   blowing up has such units) are not compared: the engine's f' is 0 there, by design of
+   its dtype, not by a mistake in its backward. Checked for the total,
+   ∂J_b/∂h_t from `loss_and_grads` as training calls it, and for the long-range part, from
+   `loss_and_grads` with the loss at the last step alone. The parameter gradients of the
+   same call must match the reference's sums of the same terms, within RTOL of the sums of
+   the terms' sizes (the scale of their rounding). Attention: ∂J_b/∂e_t, likewise.
 2. The bound (RNN). For every example and every step,
    ‖∂ℓ_T/∂h_{t-1}‖ <= (γ σ_max(W_r) [+ 1 with the skip]) ‖∂ℓ_T/∂h_t‖ · (1 + BOUND_RTOL),
-   from the reference at any depth and from the engine wherever float64 holds both values.
+   from the reference at any depth and from the engine wherever its dtype holds both values.
 """
 
 from __future__ import annotations
@@ -24,21 +30,27 @@ from .reference import GAMMA, LN10, Scaled, norm
 
 RTOL = {"float64": 1e-6, "float32": 1e-3}  # agreement, relative to the reference's norm
 FLOOR = {"float64": -280.0, "float32": -30.0}  # log10 of the smallest norm compared
-BOUND_RTOL = 1e-9  # rounding allowance on a factor that meets the bound exactly
+CEILING = {"float64": 300.0, "float32": 36.0}  # log10 of the largest: beyond, the engine overflows
+FPRIME_FLOOR = {"float64": -300.0, "float32": -35.0}  # log10 of the smallest f' the engine holds
+BOUND_RTOL = {"float64": 1e-9, "float32": 1e-5}  # rounding allowance at the bound exactly
 
 
 @dataclass
 class SelfCheck:
-    rel_err: float  # largest ‖engine − reference‖ / ‖reference‖ over the compared vectors
+    rel_err: float  # largest relative disagreement (vectors and parameter gradients)
     compared: int  # vectors (t, b) compared
     bound_ratio: float  # largest per-example per-step factor / bound (NaN: no bound applies)
     worst: str  # where the largest disagreement or factor is, in words
     rtol: float
+    bound_rtol: float = BOUND_RTOL["float64"]
+
+    @property
+    def bound_ok(self) -> bool:
+        return not (self.bound_ratio > 1.0 + self.bound_rtol)  # NaN: attention, no bound
 
     @property
     def ok(self) -> bool:
-        bound_ok = not (self.bound_ratio > 1.0 + BOUND_RTOL)  # NaN: attention, no bound
-        return self.rel_err <= self.rtol and bound_ok
+        return self.rel_err <= self.rtol and self.bound_ok
 
     def message(self) -> str:
         if self.ok:
@@ -52,23 +64,48 @@ class SelfCheck:
                 f"the engine's backward differs from the log-space reference by "
                 f"{self.rel_err:.3g} (tolerance {self.rtol:g})"
             )
-        if self.bound_ratio > 1.0 + BOUND_RTOL:
-            parts.append(f"a per-step factor exceeds Pascanu's bound ×{self.bound_ratio:.6g}")
+        if not self.bound_ok:
+            excess = self.bound_ratio - 1.0
+            parts.append(f"a per-step factor exceeds Pascanu's bound by {excess:.3g} (relative)")
         return "self-check FAILED: " + " and ".join(parts) + f" ({self.worst})"
 
 
-def agreement(engine: np.ndarray, ref: Scaled, floor: float) -> tuple[float, int, tuple | None]:
+@dataclass
+class Disagreement:
+    """One comparison: its error relative to its tolerance decides which one is reported."""
+
+    err: float
+    tolerance: float
+    compared: int
+    place: str
+
+
+def agreement(engine: np.ndarray, ref: Scaled, dtype: str, reach=None):
     """Largest relative disagreement of engine vectors (T, B, n) with the reference, the
-    number compared, and the (t index, b) of the worst."""
-    above = ref.log > floor * LN10
+    number compared, and the (t index, b) of the worst. `reach` (T, B), if given, marks the
+    vectors the engine's dtype can compute at all."""
+    floor = FLOOR[dtype]
+    reach = (ref.log < CEILING[dtype] * LN10) & (True if reach is None else reach)
+    above = (ref.log > floor * LN10) & reach
     with np.errstate(all="ignore"):
         scaled = engine * np.exp(-np.where(above, ref.log, 0.0))[..., None]  # engine / ‖ref‖
         err = np.where(above, norm(scaled - ref.unit), 0.0)
-        size = norm(engine)
-    err[~np.isfinite(err) | ~np.isfinite(size)] = np.inf
-    err[~above & (size > 10.0 ** (floor + 1))] = np.inf  # the reference is below the floor
+        size = norm(engine.astype(np.float64))
+    err[above & (~np.isfinite(err) | ~np.isfinite(size))] = np.inf
+    below = ~(ref.log > floor * LN10) & reach
+    err[below & (size > 10.0 ** (floor + 1))] = np.inf  # the reference is below the floor
     worst = np.unravel_index(np.argmax(err), err.shape)
     return float(err[worst]), int(above.sum()), worst
+
+
+def reachable(log_fprime: np.ndarray, dtype: str) -> np.ndarray:
+    """(T, B): True where ∂J/∂h_t does not pass back through a unit whose f'(a) is below the
+    dtype's range (the engine's f' is 0 there); δ_{t-1} is the first vector behind f'(a_t)."""
+    extreme = log_fprime.min(axis=-1) < FPRIME_FLOOR[dtype] * LN10  # (T, B)
+    steps = extreme.shape[0]
+    index = np.arange(steps)[:, None]
+    last = np.where(extreme, index, -1).max(axis=0)  # (B,) the latest such step, or -1
+    return index >= last[None, :]
 
 
 def step_ratio(log_norms: np.ndarray, log_bound: float) -> tuple[float, tuple | None]:
@@ -82,56 +119,84 @@ def step_ratio(log_norms: np.ndarray, log_bound: float) -> tuple[float, tuple | 
     return float(np.exp(step[worst] - log_bound)), worst
 
 
-def where(kind: str, index: tuple | None, steps: int) -> str:
+def position(kind: str, index: tuple | None, steps: int) -> str:
+    """ "total gradient at t = 37 of 100, example 5" for an index (t - 1, b)."""
     if index is None:
         return kind
     return f"{kind} at t = {index[0] + 1} of {steps}, example {index[1]}"
 
 
+def vectors(kind: str, engine: np.ndarray, ref: Scaled, dtype: str, reach=None) -> Disagreement:
+    err, n, idx = agreement(engine, ref, dtype, reach)
+    return Disagreement(err, RTOL[dtype], n, position(kind, idx, engine.shape[0]))
+
+
+def parameters(engine: dict, ref_grads: dict, sizes: dict, dtype: str) -> Disagreement:
+    """The engine's ∂J/∂θ against the reference's, relative to the sum of the terms' sizes."""
+    worst = Disagreement(0.0, RTOL[dtype], 0, "parameter gradients")
+    for name, want in ref_grads.items():
+        got = np.asarray(engine[name], dtype=np.float64)
+        scale = float(np.linalg.norm(sizes[name]))
+        if not 0.0 < scale < 10.0 ** CEILING[dtype]:  # nothing to compare, or beyond the dtype
+            continue
+        with np.errstate(all="ignore"):
+            err = float(np.linalg.norm(got - want)) / scale
+        err = err if np.isfinite(err) else np.inf
+        if err > worst.err:
+            worst = Disagreement(err, RTOL[dtype], 0, f"parameter gradient ∂J/∂{name}")
+    return worst
+
+
 def check_rnn(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
-    rtol, floor = RTOL[model.dtype], FLOOR[model.dtype]
-    total = model.loss_and_grads(x, y, loss, loss_at, per_example=True).dh
-    long = total
+    dtype = model.dtype
+    out = model.loss_and_grads(x, y, loss, loss_at, per_example=True)
+    long = out.dh
     if loss_at == "all":  # the same engine call, with the last step's loss alone
         long = model.loss_and_grads(x, y[-1], loss, "last", per_example=True).dh
-    steps = total.shape[0]
-    findings = []  # (value, description)
-    for kind, engine, scaled in (("total", total, ref.total), ("long-range", long, ref.long)):
-        err, n, idx = agreement(engine, scaled, floor)
-        findings.append((err / rtol, err, n, where(f"{kind} gradient", idx, steps)))
-    bound = GAMMA[model.activation] * sigma_max(model.params["W_r"]) + float(model.skip)
+    reach = reachable(ref.log_fprime, dtype)
+    found = [
+        vectors("total gradient", out.dh, ref.total, dtype, reach),
+        vectors("long-range gradient", long, ref.long, dtype, reach),
+        parameters(out.grads, ref.grads, ref.sizes, dtype),
+    ]
+    w_r = np.asarray(model.params["W_r"], dtype=np.float64)  # as training records the bound
+    bound = GAMMA[model.activation] * sigma_max(w_r) + float(model.skip)
     log_bound = np.log(bound) if bound > 0 else -np.inf
+    steps = out.dh.shape[0]
     ratio, idx = step_ratio(ref.long.log, log_bound)
-    worst_ratio = (ratio, where("reference per-step factor", idx, steps))
+    worst_ratio = (ratio, position("reference per-step factor", idx, steps))
     with np.errstate(divide="ignore"):
-        engine_log = np.log(norm(long))
-    engine_log[engine_log < floor * LN10] = -np.inf  # float64 does not hold these
+        engine_log = np.log(norm(long.astype(np.float64)))
+    engine_log[engine_log < FLOOR[dtype] * LN10] = -np.inf  # the dtype does not hold these
     ratio, idx = step_ratio(engine_log, log_bound)
     if ratio > worst_ratio[0]:
-        worst_ratio = (ratio, where("engine per-step factor", idx, steps))
-    return combine(findings, worst_ratio, rtol)
+        worst_ratio = (ratio, position("engine per-step factor", idx, steps))
+    return combine(found, worst_ratio, dtype)
 
 
 def check_attention(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
-    rtol, floor = RTOL[model.dtype], FLOOR[model.dtype]
     total = model.loss_and_grads(x, y, loss, loss_at, per_example=True).de
     long = total
     if loss_at == "all":
         long = model.loss_and_grads(x, y[-1], loss, "last", per_example=True).de
-    steps = total.shape[0]
-    findings = []
-    for kind, engine, scaled in (("total", total, ref.total), ("long-range", long, ref.long)):
-        err, n, idx = agreement(engine, scaled, floor)
-        findings.append((err / rtol, err, n, where(f"{kind} gradient at e_t", idx, steps)))
-    return combine(findings, (float("nan"), "no bound applies to attention"), rtol)
+    found = [
+        vectors("total gradient at e_t", total, ref.total, model.dtype),
+        vectors("long-range gradient at e_t", long, ref.long, model.dtype),
+    ]
+    return combine(found, (float("nan"), "no bound applies to attention"), model.dtype)
 
 
-def combine(findings, worst_ratio, rtol: float) -> SelfCheck:
-    _, err, _, text = max(findings, key=lambda f: f[0])
-    compared = sum(f[2] for f in findings)
-    ratio, ratio_text = worst_ratio
-    if ratio > 1.0 + BOUND_RTOL and err <= rtol:
-        text = ratio_text
-    elif ratio > 1.0 + BOUND_RTOL:
-        text = f"{text}; {ratio_text}"
-    return SelfCheck(err, compared, ratio, text, rtol)
+def combine(found: list[Disagreement], worst_ratio, dtype: str) -> SelfCheck:
+    worst = max(found, key=lambda d: d.err / d.tolerance)
+    ratio, ratio_place = worst_ratio
+    check = SelfCheck(
+        worst.err,
+        sum(d.compared for d in found),
+        ratio,
+        worst.place,
+        RTOL[dtype],
+        BOUND_RTOL[dtype],
+    )
+    if not check.bound_ok:
+        check.worst = ratio_place if worst.err <= check.rtol else f"{worst.place}; {ratio_place}"
+    return check

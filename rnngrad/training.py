@@ -14,8 +14,9 @@ Scalars of an evaluation (step 0 is before any update):
                      on the same validation set (Task.baseline)
     sigma_max, rho   largest singular value and spectral radius of W_r
     bound            Pascanu's per-step bound on the long-range profile: γ σ_max(W_r), plus 1 with skip
-and, where a profile is recorded (every `profile_every` steps, at step 0 and at the end), on
-a fixed probe batch (the first `probe_size` validation sequences; see rnngrad.profile):
+and, where a profile is recorded (every `profile_every` steps, which adds an evaluation where
+none falls; at step 0 and at the end), on a fixed probe batch (the first `probe_size`
+validation sequences; see rnngrad.profile):
     decay_factor, log10_ratio, fall_1e6, fall_1e16   summaries of the long-range profile
     saturation, state_norm_last   saturated fraction of units; mean ‖h_T‖ (RNN only)
     selfcheck_rel_err     largest disagreement of the engine's backward with the reference
@@ -117,8 +118,9 @@ def train(
         if not all(np.isfinite(p).all() for p in rnn.params.values()):  # lr·g overflowed
             return _diverged(step, losses, grad_norms, on_eval)
         done = step == settings.steps
-        if step % settings.eval_every == 0 or done:
-            ev = evaluate(step, profile=step % settings.profile_every == 0 or done)
+        profile = step % settings.profile_every == 0 or done
+        if step % settings.eval_every == 0 or profile:  # a profile is taken at an evaluation
+            ev = evaluate(step, profile=profile)
             valid_metrics = {k[6:]: v for k, v in ev.scalars.items() if k.startswith("valid_")}
             if settings.early_stop and task.solved(valid_metrics):
                 if ev.log10_long is None:  # the final state always has a profile

@@ -98,11 +98,15 @@ def attention_profiles(params, x, y, loss, loss_at, positions):
         dv = alpha.transpose(0, 2, 1) @ grad
         dalpha = grad @ v.transpose(0, 2, 1)
         dscore = alpha * (dalpha - (alpha * dalpha).sum(axis=-1, keepdims=True)) / np.sqrt(LD(size))
-        # rows of the softmax Jacobian product sum to 0: the entry at the largest α (where
-        # α ≈ 1 cancels, even in extended precision) is minus the sum of the others
+        # at a row's largest α, dα_k − c = Σ_{j≠k} α_j (dα_k − dα_j) (as Σ_j α_j = 1): a sum of
+        # small terms, where the plain difference cancels when α_k ≈ 1, even in this precision
         top = alpha.argmax(axis=-1)[..., None]
-        np.put_along_axis(dscore, top, 0, axis=-1)
-        np.put_along_axis(dscore, top, -dscore.sum(axis=-1, keepdims=True), axis=-1)
+        top_alpha = np.take_along_axis(alpha, top, axis=-1)
+        top_dalpha = np.take_along_axis(dalpha, top, axis=-1)
+        rest = alpha.copy()
+        np.put_along_axis(rest, top, 0, axis=-1)
+        pairwise = (rest * (top_dalpha - dalpha)).sum(axis=-1, keepdims=True)
+        np.put_along_axis(dscore, top, top_alpha * pairwise / np.sqrt(LD(size)), axis=-1)
         de = (dscore @ k) @ p["W_q"] + (dscore.transpose(0, 2, 1) @ q) @ p["W_k"] + dv @ p["W_v"]
         out.append(_log10_mean_norm(de.transpose(1, 0, 2)))
     return tuple(out)

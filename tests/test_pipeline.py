@@ -370,6 +370,28 @@ def test_bad_configurations_fail_in_one_line_before_any_run(store, overrides, me
     assert store.every_run() == []  # no run was created
 
 
+def test_the_sweep_summary_warns_of_every_failed_self_check(capsys):
+    """What the sweeper prints when jobs report a failed self-check (the job side, with a
+    really broken engine, is test_reports.py::test_a_failed_self_check_is_flagged_everywhere)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from rnngrad.pipeline.sweeper import summarise
+
+    def job(ok: bool) -> JobReturn:
+        done = JobReturn()
+        done.status = JobStatus.COMPLETED
+        done._return_value = {"outcome": "finished", "selfcheck_ok": ok}
+        return done
+
+    todo = [["model.activation=tanh"], ["model.activation=sigmoid"]]
+    counts = summarise([job(True), job(False)], todo, skipped=0)
+    out = capsys.readouterr().out
+    assert counts["selfcheck_failed"] == 1
+    assert "WARNING: the self-check FAILED in 1 run(s)" in out and "activation=sigmoid" in out
+    summarise([job(True), job(True)], todo, skipped=0)
+    assert "WARNING" not in capsys.readouterr().out
+
+
 def test_an_exploding_configuration_is_recorded_as_diverged(store):
     proc = store.launch(
         "debug=default",

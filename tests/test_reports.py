@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
+from matplotlib.colors import to_hex
 from mlflow.tracking import MlflowClient
 
 import rnngrad.rnn as rnn_module
@@ -273,6 +274,8 @@ def test_tasks_never_share_a_line_or_a_baseline(mixed, tmp_path):
     for figure in figs.build(exp):
         plt.close(figure.fig)
         assert "None" not in figure.caption and "—" not in figure.caption
+        if "spans them" in figure.caption:  # a band or bars only where seeds are averaged
+            assert "the mean over" in figure.caption
 
 
 def test_baselines_are_drawn_per_length_where_they_differ(tmp_path):
@@ -333,8 +336,12 @@ def test_a_failed_self_check_is_flagged_everywhere(tmp_path, monkeypatch, capsys
     ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
-    run_job(cfg, overrides)
-    assert "WARNING" in capsys.readouterr().out
+    result = run_job(cfg, overrides)
+    printed = capsys.readouterr().out
+    assert "WARNING" in printed and "FAILED at step 0" in printed
+    assert result["selfcheck_ok"] is False and result["line"].endswith(
+        "SELF-CHECK FAILED (see the WARNING above)"
+    )
     (run,) = [
         r
         for r in MlflowClient(uri(tmp_path)).search_runs(
@@ -399,14 +406,28 @@ def test_captions_are_true_to_their_figures(store):
         titles = [ax.get_title() for ax in theory.fig.axes]
         assert any("guarantees nothing" in t for t in titles)  # the skip panel
         assert sum("guaranteed" in t for t in titles) == 1  # only the plain panel
+        colours = []  # each activation has one colour in both panels
+        for ax in theory.fig.axes:
+            legend = ax.get_legend()
+            colours.append(
+                {
+                    text.get_text(): to_hex(handle.get_markerfacecolor())
+                    for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True)
+                    if text.get_text() in ("tanh", "sigmoid")
+                }
+            )
+        assert len(colours) == 2 and colours[0] == colours[1] and len(colours[0]) == 2
         meshes = [
             c for ax in built_figures[f"profile_training{main}"].fig.axes for c in ax.collections
         ]
         scales = {m.get_clim() for m in meshes if hasattr(m, "get_clim")} - {(None, None)}
         assert len(scales) == 1 and len(meshes) >= 4  # four panels, one colour scale
         for f in built_figures.values():
-            assert "None" not in f.caption and "line style: None" not in f.caption
+            assert "None" not in f.caption and "—" not in f.caption
             assert "seed" in f.caption or "one run" in f.caption.lower()  # what stands behind it
+            assert ("the band" in f.caption) == (
+                "the mean over" in f.caption and "band" in f.caption
+            )
     finally:
         for f in built_figures.values():
             plt.close(f.fig)
@@ -438,6 +459,15 @@ def test_runs_of_an_older_record_get_a_note_not_a_crash(tmp_path, capsys):
     assert "older version of rnngrad" in capsys.readouterr().out
     assert "older version" in (out / "tables" / "old" / "findings.md").read_text()
     assert len(pd.read_csv(out / "tables" / "old" / "runs.csv")) == 2
+
+
+def test_an_experiment_whose_runs_all_failed_gets_a_report_not_a_crash(tmp_path):
+    proc = train(tmp_path, "train.crash_at_step=0", multirun=False, experiment="all_failed")
+    assert proc.returncode != 0  # the run failed before it logged any evaluation
+    out = build(tmp_path, tmp_path / "out", "all_failed")
+    findings = (out / "tables" / "all_failed" / "findings.md").read_text()
+    assert "1 run(s) did not finish (failed)" in findings
+    assert len(pd.read_csv(out / "tables" / "all_failed" / "runs.csv")) == 1
 
 
 # -- the rest of the contract ------------------------------------------------------------------

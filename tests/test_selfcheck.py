@@ -8,6 +8,7 @@ Broken backwards injected (each a plausible slip in a hand derivation):
 - the skip connection's identity path dropped (∂h_t/∂h_{t-1} = I + diag(f') W_r);
 - σ(1 + σ) for σ(1 − σ) (sigmoid');
 - one example's gradient scaled at one step (what a batch mean hides);
+- ∂J/∂W_r transposed (the state gradients right, the parameter gradient wrong);
 - attention: the 1/√d of the scores forgotten in the backward pass.
 
 Run: .venv/bin/pytest tests/test_selfcheck.py
@@ -82,6 +83,72 @@ def test_the_correct_engine_passes(activation, skip, loss_at):
     assert check.ok, check.message()
     assert check.rel_err < 1e-10 and check.compared >= 2 * 30 * 16 * 0.9
     assert 0 < check.bound_ratio <= 1
+
+
+@pytest.mark.parametrize(
+    "dtype,steps,skip,activation,scale",
+    [
+        ("float64", 200, False, "tanh", 3.0),  # chaotic: rounding decides the trajectory
+        ("float32", 100, True, "tanh", 1.0),
+        ("float32", 300, True, "sigmoid", 1.0),
+        ("float32", 300, False, "tanh", 1.0),
+    ],
+)
+def test_the_correct_engine_passes_where_rounding_matters(dtype, steps, skip, activation, scale):
+    """A chaotic network (σ = 3), whose trajectory a recomputation would not reproduce, and
+    float32 networks with growing states: the check follows the engine's own forward pass,
+    and its tolerances are its dtype's."""
+    rnn = RNN(
+        6, 32, 4, activation=activation, skip=skip, seed=1, recurrent_scale=scale, dtype=dtype
+    )
+    for loss_at in ("last", "all"):
+        x, y = batch(loss_at, steps=steps, size=8, seed=2)
+        check = probe(rnn, x, y, "cross_entropy", loss_at).check
+        assert check.ok, check.message()
+
+
+def test_a_correct_engine_blowing_up_is_never_flagged():
+    """σ_max = 4, a huge learning rate, no clipping: the parameters grow to ~1e154 before the
+    run diverges. Where float64 cannot hold a value (an f'(a) below 1e-300, a gradient above
+    1e300) the engine is not compared, so a correct engine is never called wrong."""
+    task = make_task("adding", T=50)
+    evals = []
+    settings = Settings(
+        steps=100, eval_every=1, profile_every=1, valid_size=64, probe_size=16, lr=1e3, clip=None
+    )
+    rnn = RNN(2, 32, 1, recurrent_init="singular_value", recurrent_scale=4.0, seed=0)
+    with np.errstate(all="ignore"):
+        outcome = train(rnn, task, settings, on_eval=evals.append)
+    assert outcome.status == "diverged"
+    checked = [e.check for e in evals if e.check is not None]
+    assert len(checked) > 20 and all(c.ok for c in checked), [
+        c.message() for c in checked if not c.ok
+    ]
+
+
+def test_a_float32_factor_exactly_at_the_bound_passes():
+    """W_e = 0 keeps h = 0, where tanh' = 1: with an orthogonal W_r every step meets the bound
+    exactly, and float32 rounding must not count as breaking it."""
+    for seed in range(10):
+        rnn = RNN(2, 16, 3, recurrent_init="orthogonal", dtype="float32", seed=seed)
+        rnn.params["W_e"][:] = 0.0
+        x, y = np.zeros((20, 4), dtype=int), np.array([0, 1, 2, 0])
+        check = probe(rnn, x, y, "cross_entropy", "last").check
+        assert check.ok and check.bound_ratio == pytest.approx(1.0, abs=1e-5), check.message()
+
+
+def test_a_wrong_parameter_gradient_is_caught(monkeypatch):
+    """∂J/∂h_t right, ∂J/∂W_r transposed: the state gradients agree, the parameters do not."""
+
+    def transposed_grad(params, trace, ds, activation, skip, ws=None):
+        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws)
+        return {**grads, "W_r": grads["W_r"].T.copy()}, dh
+
+    monkeypatch.setattr(rnn_module, "backward", transposed_grad)
+    rnn = RNN(6, 24, 4, seed=1)
+    x, y = batch("all")
+    check = probe(rnn, x, y, "cross_entropy", "all").check
+    assert not check.ok and "∂J/∂W_r" in check.message()
 
 
 @pytest.mark.parametrize("fault,activation,skip,loss_at", CASES)

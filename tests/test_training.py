@@ -64,6 +64,16 @@ def test_evaluations_profiles_and_a_finished_run():
     assert outcome.final == last.scalars
 
 
+def test_profiles_every_profile_every_steps_even_between_evaluations():
+    task = make_task("temporal_order", T=10)
+    settings = Settings(
+        steps=100, eval_every=40, profile_every=25, valid_size=32, probe_size=4, early_stop=False
+    )
+    _, evals = run(task, settings)
+    assert [e.step for e in evals if e.log10_long is not None] == [0, 25, 50, 75, 100]
+    assert [e.step for e in evals] == [0, 25, 40, 50, 75, 80, 100]
+
+
 def test_stops_early_when_solved():
     task = make_task("temporal_order", T=10)
     settings = Settings(steps=2000, eval_every=50, valid_size=200, lr=0.5, clip=1.0)
