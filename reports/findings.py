@@ -78,7 +78,8 @@ def selfcheck(exp) -> list[Finding]:
             return []
         text = (
             f"Self-check passed in all {len(checked)} runs: at every recorded profile the "
-            "engine's own backward agreed with the independent log-space computation"
+            f"engine's own backward ({checked_what(checked)}) agreed with an independent "
+            "log-space computation of it"
             + (f" (largest relative difference {num(err.max())})" if len(err) else "")
         )
         if len(ratio):
@@ -97,6 +98,14 @@ def selfcheck(exp) -> list[Finding]:
             warning=True,
         )
     ]
+
+
+def checked_what(runs: pd.DataFrame) -> str:
+    models = set(runs["model"])
+    rnn, attention = "∂J/∂h_t and ∂J/∂θ", "∂J/∂e_t"
+    if models == {"attention"}:
+        return attention
+    return f"RNN: {rnn}; attention: {attention}" if "attention" in models else rnn
 
 
 def solved_sentence(runs: pd.DataFrame, axes: list[str]) -> str | None:

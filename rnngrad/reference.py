@@ -54,7 +54,7 @@ class RNNReference:
     long: Scaled  # ∂ℓ_{T,b}/∂h_t, the last step's loss alone
     log_dx: np.ndarray  # (T, B) log ‖∂J_b/∂a_t‖ = log ‖f'(a_t) ∘ δ_t‖ (the input projection's)
     grads: dict[str, np.ndarray]  # ∂J/∂θ, J = (1/B) Σ_b J_b, rebuilt from δ_t (linear float64)
-    sizes: dict[str, np.ndarray]  # the same sums over |terms|: the scale of their rounding
+    sizes: dict[str, float]  # a bound on the size of each gradient's terms: their rounding scale
 
 
 @dataclass
@@ -67,10 +67,18 @@ class AttentionReference:
 
 
 def norm(v: np.ndarray) -> np.ndarray:
-    """‖v‖ over the last axis for any float64 rows (scaled by the largest entry first)."""
-    m = np.abs(v).max(axis=-1)
-    safe = np.where(m > 0, m, 1.0)
-    return m * np.sqrt(np.einsum("...i,...i->...", v / safe[..., None], v / safe[..., None]))
+    """‖v‖ over the last axis for any float64 rows: one pass where the sum of squares is safely
+    inside the float range, rows outside it rescaled by their largest entry first."""
+    with np.errstate(over="ignore", under="ignore"):
+        squares = np.einsum("...i,...i->...", v, v)
+    out = np.sqrt(squares)
+    redo = ~((squares > 1e-290) & (squares < 1e290))  # also 0, inf and NaN
+    if redo.any():
+        rows = v[redo]
+        m = np.abs(rows).max(axis=-1)
+        scaled = rows / np.where(m > 0, m, 1.0)[..., None]
+        out[redo] = m * np.sqrt(np.einsum("...i,...i->...", scaled, scaled))
+    return out
 
 
 def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +131,10 @@ def loss_grad(s: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
 def log_fprime(a: np.ndarray, activation: str) -> np.ndarray:
     """log f'(a), exact for any a (no underflow to -inf)."""
     if activation == "tanh":
-        return np.log(4.0) - 2.0 * np.abs(a) - 2.0 * np.log1p(np.exp(-2.0 * np.abs(a)))
-    return -np.abs(a) - 2.0 * np.log1p(np.exp(-np.abs(a)))
+        double = 2.0 * np.abs(a)
+        return np.log(4.0) - double - 2.0 * np.log1p(np.exp(-double))
+    size = np.abs(a)
+    return -size - 2.0 * np.log1p(np.exp(-size))
 
 
 def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: bool, a, h):
@@ -149,28 +159,37 @@ def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: 
 
 def parameter_grads(x, h, ds, da, input_size: int):
     """∂J/∂θ as sums over steps and examples of da_t (and ds_t) times the inputs of each
-    product (docs/derivations.md §7), divided by B; and the same sums over the absolute values
-    of the terms, which bound the rounding of the sums. Written here without the engine."""
+    product (docs/derivations.md §7), divided by B, written here without the engine; and for
+    each a bound on the size of its terms, Σ_n ‖u_n‖ ‖v_n‖ <= ‖U‖_F ‖V‖_F (Cauchy-Schwarz),
+    the scale of its rounding."""
     batch, hidden = da.shape[1], da.shape[2]
-    out, size = {}, {}
-    for sign, target in ((1, out), (0, size)):
-        f = (lambda v: v) if sign else np.abs
-        g_da, g_h, g_ds = f(da), f(h), f(ds)
-        if g_ds.ndim == 3:  # a loss at every step
-            target["W_u"] = np.einsum("tbc,tbh->ch", g_ds, g_h[1:])
-            target["c"] = g_ds.sum(axis=(0, 1))
-        else:
-            target["W_u"] = g_ds.T @ g_h[-1]
-            target["c"] = g_ds.sum(axis=0)
-        target["W_r"] = np.einsum("tbh,tbk->hk", g_da[1:], g_h[1:-1])  # h_0 = 0
-        target["b"] = g_da.sum(axis=(0, 1))
-        if x.ndim == 2:  # one-hot inputs: column x_t of ∂J/∂W_e collects da_t
-            w_e = np.zeros((input_size, hidden))
-            np.add.at(w_e, x.ravel(), g_da.reshape(-1, hidden))
-            target["W_e"] = w_e.T
-        else:
-            target["W_e"] = np.einsum("tbh,tbd->hd", g_da, f(np.asarray(x, np.float64)))
-    return {k: v / batch for k, v in out.items()}, {k: v / batch for k, v in size.items()}
+    f = np.linalg.norm
+    grads, sizes = {}, {}
+    if ds.ndim == 3:  # a loss at every step
+        grads["W_u"] = np.einsum("tbc,tbh->ch", ds, h[1:])
+        grads["c"] = ds.sum(axis=(0, 1))
+        sizes["W_u"] = f(ds) * f(h[1:])
+    else:
+        grads["W_u"] = ds.T @ h[-1]
+        grads["c"] = ds.sum(axis=0)
+        sizes["W_u"] = f(ds) * f(h[-1])
+    sizes["c"] = f(ds) * np.sqrt(ds.size / ds.shape[-1])
+    grads["W_r"] = np.einsum("tbh,tbk->hk", da[1:], h[1:-1])  # the t = 1 term has h_0 = 0
+    sizes["W_r"] = f(da[1:]) * f(h[1:-1])
+    grads["b"] = da.sum(axis=(0, 1))
+    sizes["b"] = sizes_e = f(da) * np.sqrt(da.size / hidden)
+    if x.ndim == 2:  # one-hot inputs: column x_t of ∂J/∂W_e collects da_t
+        ids = x.ravel()
+        order = np.argsort(ids, kind="stable")
+        first = np.flatnonzero(np.r_[True, ids[order][1:] != ids[order][:-1]])
+        w_e = np.zeros((input_size, hidden))
+        w_e[ids[order][first]] = np.add.reduceat(da.reshape(-1, hidden)[order], first, axis=0)
+        grads["W_e"] = w_e.T
+    else:
+        grads["W_e"] = np.einsum("tbh,tbd->hd", da, x)
+        sizes_e = f(da) * f(x)
+    sizes["W_e"] = sizes_e
+    return {k: v / batch for k, v in grads.items()}, {k: v / batch for k, v in sizes.items()}
 
 
 def backward_scaled(w_r, lf, last, local, skip: bool) -> Scaled:

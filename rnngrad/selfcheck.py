@@ -12,8 +12,8 @@ when the engine's backward is wrong (docs/derivations.md §12).
    its dtype, not by a mistake in its backward. Checked for the total,
    ∂J_b/∂h_t from `loss_and_grads` as training calls it, and for the long-range part, from
    `loss_and_grads` with the loss at the last step alone. The parameter gradients of the
-   same call must match the reference's sums of the same terms, within RTOL of the sums of
-   the terms' sizes (the scale of their rounding). Attention: ∂J_b/∂e_t, likewise.
+   same call must match the reference's sums of the same terms, within RTOL of a bound on the
+   terms' sizes (the scale of their rounding). Attention: ∂J_b/∂e_t, likewise.
 2. The bound (RNN). For every example and every step,
    ‖∂ℓ_T/∂h_{t-1}‖ <= (γ σ_max(W_r) [+ 1 with the skip]) ‖∂ℓ_T/∂h_t‖ · (1 + BOUND_RTOL),
    from the reference at any depth and from the engine wherever its dtype holds both values.
@@ -90,7 +90,7 @@ def agreement(engine: np.ndarray, ref: Scaled, dtype: str, reach=None):
     with np.errstate(all="ignore"):
         scaled = engine * np.exp(-np.where(above, ref.log, 0.0))[..., None]  # engine / ‖ref‖
         err = np.where(above, norm(scaled - ref.unit), 0.0)
-        size = norm(engine.astype(np.float64))
+        size = norm(np.asarray(engine, dtype=np.float64))
     err[above & (~np.isfinite(err) | ~np.isfinite(size))] = np.inf
     below = ~(ref.log > floor * LN10) & reach
     err[below & (size > 10.0 ** (floor + 1))] = np.inf  # the reference is below the floor
@@ -136,7 +136,7 @@ def parameters(engine: dict, ref_grads: dict, sizes: dict, dtype: str) -> Disagr
     worst = Disagreement(0.0, RTOL[dtype], 0, "parameter gradients")
     for name, want in ref_grads.items():
         got = np.asarray(engine[name], dtype=np.float64)
-        scale = float(np.linalg.norm(sizes[name]))
+        scale = float(sizes[name])
         if not 0.0 < scale < 10.0 ** CEILING[dtype]:  # nothing to compare, or beyond the dtype
             continue
         with np.errstate(all="ignore"):
@@ -166,7 +166,7 @@ def check_rnn(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
     ratio, idx = step_ratio(ref.long.log, log_bound)
     worst_ratio = (ratio, position("reference per-step factor", idx, steps))
     with np.errstate(divide="ignore"):
-        engine_log = np.log(norm(long.astype(np.float64)))
+        engine_log = np.log(norm(np.asarray(long, dtype=np.float64)))
     engine_log[engine_log < FLOOR[dtype] * LN10] = -np.inf  # the dtype does not hold these
     ratio, idx = step_ratio(engine_log, log_bound)
     if ratio > worst_ratio[0]:
