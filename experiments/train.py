@@ -15,6 +15,7 @@ experiment holds only that preset's sweeps. Configs: conf/. Runs: the MLflow sto
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,9 +23,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from rnngrad.pipeline.errors import one_line
+from rnngrad.pipeline.interrupts import exit_quietly, raise_on_sigterm
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.preflight import preflight
 from rnngrad.pipeline.schema import register
+from rnngrad.pipeline.store import StoreError, public
 from rnngrad.pipeline.tracking import DEBUG, SINGLE_RUNS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -39,9 +43,21 @@ def main(cfg: DictConfig) -> dict:
     named = any(o.lstrip("+~").startswith("tracking.experiment=") for o in overrides)
     if not (in_sweep or named or cfg.tracking.experiment == DEBUG):
         cfg.tracking.experiment = SINGLE_RUNS  # not into the preset's experiment
-    return run(cfg, overrides, hc.job.num if in_sweep else None)
+    try:
+        return run(cfg, overrides, hc.job.num if in_sweep else None)
+    except Exception as err:  # a single run: one line (a sweep's summary says it for its jobs)
+        if in_sweep or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        what = "store failure" if isinstance(err, StoreError) else "run failed"
+        hint = "" if isinstance(err, StoreError) else " (the traceback: HYDRA_FULL_ERROR=1)"
+        print(f"{what}: {public(one_line(err))}{hint}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
     preflight(CONF, sys.argv[1:])
-    main()
+    raise_on_sigterm()
+    try:
+        main()
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the run is closed as KILLED
+        exit_quietly(stop, "run")

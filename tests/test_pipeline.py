@@ -1,6 +1,6 @@
 """The experiment pipeline end to end: Hydra configs, sweeps, MLflow runs.
 
-Every launch is a real `python experiments/train.py` process (Hydra, the joblib or basic
+Every launch is a real `python experiments/train.py` process (Hydra, rnngrad's pool or the basic
 launcher, a real SQLite MLflow store in a temporary folder), read back with MlflowClient:
 - every group option and every preset composes and validates, job by job;
 - each preset runs end to end with the debug preset;
@@ -10,7 +10,8 @@ launcher, a real SQLite MLflow store in a temporary folder), read back with Mlfl
 - 2 parallel workers on a fresh store record all of 8 jobs, under one parent run;
 - a sweep interrupted (Ctrl-C, then SIGKILL) and launched again ends with every
   configuration finished exactly once, the dead runs marked KILLED;
-- bad configurations fail in one line, before any run exists;
+- bad configurations (a YAML syntax error in a preset included) fail in one line, before
+  any run or store exists;
 - an exploding configuration is recorded as diverged; a crashing job as FAILED while the
   others finish, and the sweep exits non-zero.
 
@@ -312,8 +313,8 @@ def test_interrupted_sweeps_resume_and_finish_every_configuration_once(store):
     wait_for_finished(store, "vanishing", 2, proc)
     victims = [wait_for_a_running_job(store, "vanishing", proc)]
     os.killpg(proc.pid, signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode != 0 and "interrupted" in out
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "sweep: interrupted (Ctrl-C)" in err, out + err
     # 2. relaunch, then kill outright (SIGKILL) after it finished two more
     proc = store.launch(
         *sweep, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
@@ -355,6 +356,9 @@ BAD = [
     (["model.activation=relu"], "model.activation='relu': Invalid value 'relu', expected one of"),
     (["task=digits", "task.T=20"], "task.T=20: not a parameter of task 'digits'"),
     (["model.hidden_size=8,0"], "model.hidden_size=0: expected an integer >= 1"),
+    (["tracking.experiment="], "tracking.experiment='': expected a non-empty name"),
+    (["+model.foo=1"], "model.foo=1: unknown key; allowed keys: name, hidden_size, activation"),
+    (["+train.nonsense=true"], "train.nonsense=True: unknown key; allowed keys: steps"),
 ]
 
 
@@ -368,6 +372,24 @@ def test_bad_configurations_fail_in_one_line_before_any_run(store, overrides, me
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert store.every_run() == []  # no run was created
+
+
+@pytest.mark.parametrize("multirun", [True, False])
+def test_a_yaml_syntax_error_names_the_file_and_line(store, tmp_path, multirun):
+    presets = tmp_path / "extra" / "experiment"
+    presets.mkdir(parents=True)
+    (presets / "broken.yaml").write_text("# @package _global_\nmodel:\n  hidden_size: [8, 16\n")
+    proc = store.launch(
+        "debug=default",
+        f"hydra.searchpath=[file://{tmp_path / 'extra'}]",
+        "experiment=broken",
+        multirun=multirun,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{presets / 'broken.yaml'}, line 4: YAML syntax error: while parsing" in lines[0]
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_the_sweep_summary_warns_of_every_failed_self_check(capsys):

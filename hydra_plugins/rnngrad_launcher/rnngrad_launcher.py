@@ -1,4 +1,9 @@
-"""submitit launchers (SLURM, local) that wait for every job and report each one's fate.
+"""rnngrad's launchers: the worker pool for this machine (rnngrad.pipeline.pool), and
+submitit launchers (SLURM, local) that wait for every job and report each one's fate.
+
+The pool (`hydra/launcher=rnngrad_pool`, the default through conf/cluster/machine.yaml) runs
+every job in a pool of worker processes in which a dead worker costs one job and no worker
+outlives the launcher.
 
 hydra-submitit-launcher collects results in order and raises at the first job that died
 (killed by the scheduler: SIGKILL, time limit, out of memory), while later jobs may still be
@@ -8,19 +13,23 @@ that died into a FAILED JobReturn that names the scheduler's state. rnngrad's sw
 marks that job's MLflow run KILLED and counts it.
 """
 
-from __future__ import annotations
-
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
     LocalLauncher as _Local,
 )
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
     SlurmLauncher as _Slurm,
 )
+from omegaconf import open_dict
 
 GENERIC = {
     "timeout_min",
@@ -36,6 +45,9 @@ GENERIC = {
 
 class WaitForEveryJob:
     _EXECUTOR: str
+
+    def __call__(self, *args, **kwargs) -> JobReturn:  # on the node, in the job's process
+        return said_in_one_line(super().__call__(*args, **kwargs))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         import submitit
@@ -86,3 +98,78 @@ class SlurmLauncher(WaitForEveryJob, _Slurm):
 
 class LocalLauncher(WaitForEveryJob, _Local):
     _EXECUTOR = "local"
+
+
+@dataclass
+class PoolLauncherConf:
+    _target_: str = "hydra_plugins.rnngrad_launcher.rnngrad_launcher.PoolLauncher"
+    n_jobs: int = -1  # worker processes; -1: one per core
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher", name="rnngrad_pool", node=PoolLauncherConf, provider="rnngrad"
+)
+
+
+class PoolLauncher(Launcher):
+    """Every job in a worker process of rnngrad.pipeline.pool (one per core by default)."""
+
+    def __init__(self, n_jobs: int = -1) -> None:
+        self.n_jobs = n_jobs
+        self.config = self.hydra_context = self.task_function = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        from rnngrad.pipeline import pool
+
+        setup_globals()
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        workers = self.n_jobs if self.n_jobs > 0 else (os.cpu_count() or 1)
+        shared = {
+            "execute": execute_job,
+            "hydra_context": self.hydra_context,
+            "config": self.config,
+            "task_function": self.task_function,
+            "singleton_state": Singleton.get_state(),
+        }
+        jobs = [(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+
+        def failed(job, err: Exception) -> JobReturn:
+            ret = JobReturn(overrides=list(filter_overrides(job[1])), status=JobStatus.FAILED)
+            ret._return_value = err
+            return ret
+
+        return pool.launch(shared, jobs, workers, failed)
+
+
+def execute_job(shared: dict, job) -> JobReturn:
+    """Run one job in a worker: Hydra's run_job on the job's composed config."""
+    index, overrides = job
+    setup_globals()
+    Singleton.set_state(shared["singleton_state"])
+    loader = shared["hydra_context"].config_loader
+    sweep_config = loader.load_sweep_config(shared["config"], list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{index}"
+        sweep_config.hydra.job.num = index
+    HydraConfig.instance().set_config(sweep_config)
+    result = run_job(
+        hydra_context=shared["hydra_context"],
+        config=sweep_config,
+        task_function=shared["task_function"],
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
+    return said_in_one_line(result)
+
+
+def said_in_one_line(result: JobReturn) -> JobReturn:
+    """A failed job's exception as one line, said where its chain of causes is still there:
+    an exception sent to the launching process arrives without them."""
+    from rnngrad.pipeline.errors import JobError, one_line
+
+    if result.status == JobStatus.FAILED and isinstance(result._return_value, BaseException):
+        result._return_value = JobError(one_line(result._return_value))
+    return result

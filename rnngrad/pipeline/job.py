@@ -10,7 +10,9 @@ series with step = t; profiles.npz (training step × t) and profile.png; config.
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -23,8 +25,10 @@ from ..attention import Attention
 from ..rnn import RNN
 from ..tasks import make_task
 from ..training import Evaluation, Settings, train
+from . import claims, interrupts, store
 from . import record as rec
 from . import tracking as tr
+from .errors import one_line
 from .figures import plt, profile_figure
 from .schema import config_hash, flatten, plain, task_params, validate
 
@@ -147,50 +151,91 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         result = train_and_report(cfg, task, label, None)
         print(result["line"], flush=True)
         return result
-    client = tr.MlflowClient(tr.store_uri(cfg.tracking.uri))
+    uri = store.credentials_to_env(tr.store_uri(cfg.tracking.uri))
+    client = store.open_client(uri)
     experiment_id = cfg.tracking.experiment_id or tr.ensure_experiment(
         client,
         cfg.tracking.experiment,
-        tr.artifact_location(
-            tr.store_uri(cfg.tracking.uri), cfg.tracking.artifact_root, cfg.tracking.experiment
-        ),
+        tr.artifact_location(uri, cfg.tracking.artifact_root, cfg.tracking.experiment),
     )
-    digest = config_hash(cfg)
     if cfg.tracking.parent_run_id is None:  # a single run; in a sweep, the sweeper did this
         tr.mark_stale_runs_killed(client, experiment_id, cfg.tracking.stale_after_min)
-        done = tr.finished_runs(client, experiment_id).get(digest)
+    digest = config_hash(cfg)
+
+    def waiting():
+        print(f"{label}: waiting: another process is running this configuration", flush=True)
+
+    with claims.configuration_lock(uri, experiment_id, digest, waiting):
+        runs = claims.runs_of(client, experiment_id, digest)
+        done = claims.finished(runs)
         if done and not cfg.tracking.rerun:
             print(f"{label}: skipped, already finished as run {done}", flush=True)
             return {"outcome": "skipped", "run_id": done, "label": label}
+        claims.close_dead(
+            client, runs, cfg.tracking.stale_after_min, "its process is gone (killed or crashed)"
+        )
+        run_id = create_run(client, experiment_id, cfg, overrides, task, digest, waiting)
+        if run_id is None:
+            return {"outcome": "skipped", "label": label}
+        return train_and_record(client, experiment_id, run_id, cfg, task, label)
+
+
+def create_run(client, experiment_id: str, cfg, overrides, task, digest: str, waiting):
+    """The run that owns this configuration, created RUNNING; None if another run finished
+    it meanwhile. With a server, a concurrent claim by an earlier live run is waited for."""
     m = plain(cfg.model)
     tags = {
         rec.VERSION_TAG: str(rec.VERSION),
         rec.CONFIG_HASH: digest,
-        rec.OVERRIDES: " ".join(o for o in overrides if not o.startswith("tracking.")),
+        rec.OVERRIDES: store.public(
+            " ".join(o for o in overrides if not o.startswith("tracking."))
+        ),
         rec.GIT_COMMIT: cfg.tracking.git_commit or tr.git_commit(),
         rec.TASK: task.name,
         rec.MODEL: rec.model_label(m["name"], m["activation"], m["skip"]),
         rec.METRIC: task.metric,
         rec.HIGHER_IS_BETTER: str(task.higher_is_better).lower(),
         rec.SWEPT: cfg.tracking.swept or "",
-        **tr.identity_tags(),
     }
     if cfg.tracking.parent_run_id:
         tags[rec.PARENT] = cfg.tracking.parent_run_id
-    run_name = run_label(overrides) or task.name
-    run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+    name = run_label(overrides) or task.name
+    uri = store.credentials_to_env(tr.store_uri(cfg.tracking.uri))
+    told = False
+    while True:
+        run = client.create_run(experiment_id, tags={**tags, **claims.identity()}, run_name=name)
+        run_id = run.info.run_id
+        if store.sqlite_path(uri) is not None or cfg.tracking.rerun:
+            return run_id  # the configuration's lock is ours
+        verdict, owner = claims.server_owner(
+            client, experiment_id, digest, run_id, cfg.tracking.stale_after_min
+        )
+        if verdict == "owner" and owner == run_id:
+            return run_id
+        client.delete_run(run_id)  # withdraw: another run owns or finished it
+        if verdict == "finished":
+            return None
+        if not told:
+            waiting()
+            told = True
+        while client.get_run(owner).info.status == "RUNNING" and claims.alive(
+            client.get_run(owner).data.tags, cfg.tracking.stale_after_min
+        ):
+            time.sleep(5 * claims.WAIT_S)
+
+
+def train_and_record(client, experiment_id: str, run_id: str, cfg, task, label: str) -> dict:
+    """Train in run `run_id` and close it: FINISHED, FAILED with the error, or KILLED with
+    what stopped it. The failure path cannot fail: each step of it is tried on its own."""
     logger = tr.RunLogger(client, run_id)
     try:
         result = train_and_report(cfg, task, label, logger)
     except BaseException as err:  # record how it ended, then let it propagate
         interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
-        logger.tag(rec.OUTCOME, "killed" if interrupted else "failed")
-        logger.tag(rec.ERROR, f"{type(err).__name__}: {err}")
-        logger.flush()
-        if not interrupted:
-            client.log_text(run_id, traceback.format_exc(), "error.txt")
-            print(f"{label}: FAILED: {type(err).__name__}: {err}", flush=True)
-        client.set_terminated(run_id, status="KILLED" if interrupted else "FAILED")
+        error = interrupts.cause(err) if interrupted else f"{type(err).__name__}: {err}"
+        said = error if interrupted else store.public(one_line(err))
+        print(f"{label}: {'stopped' if interrupted else 'FAILED'}: {said}", flush=True)
+        close_failed(client, run_id, logger, error, interrupted)
         raise
     client.set_terminated(run_id, status="FINISHED")
     result["run_id"] = run_id
@@ -199,6 +244,34 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         line += f"; {jobs_done(client, experiment_id, cfg)} of {cfg.tracking.job_total} jobs done"
     print(line, flush=True)
     return result
+
+
+def close_failed(client, run_id: str, logger, error: str, interrupted: bool) -> None:
+    """Record the error and close the run FAILED (KILLED if stopped), whatever else fails:
+    the tags first (small), then the buffered metrics, then error.txt, then the status."""
+    status = "KILLED" if interrupted else "FAILED"
+    steps = [
+        lambda: client.set_tag(run_id, rec.OUTCOME, "killed" if interrupted else "failed"),
+        lambda: client.set_tag(run_id, rec.ERROR, store.public(error)[:5000]),
+        logger.flush,
+    ]
+    if not interrupted:
+        trace = store.public(traceback.format_exc())
+        steps.append(lambda: client.log_text(run_id, trace, "error.txt"))
+    steps.append(lambda: client.set_terminated(run_id, status=status))
+    stops = {signal.SIGINT, signal.SIGTERM}
+    masked = threading.current_thread() is threading.main_thread()
+    if masked:  # a second Ctrl-C must not cut the record short: it takes effect after it
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        for step in steps:
+            try:
+                step()
+            except Exception as err:  # each step on its own
+                print(f"  (could not record it in the store: {one_line(err)})", flush=True)
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 
 
 def jobs_done(client, experiment_id: str, cfg) -> int:
@@ -215,7 +288,9 @@ def train_and_report(cfg, task, label: str, logger: tr.RunLogger | None) -> dict
     start = time.monotonic()
     recorder = Recorder(cfg, label, logger)
     if logger:
-        params = flatten(plain(cfg))
+        params = {
+            k: store.public(v) if isinstance(v, str) else v for k, v in flatten(plain(cfg)).items()
+        }
         params.update(
             {
                 "task.seq_len": task.seq_len,
@@ -268,7 +343,7 @@ def record_outcome(cfg, task, logger: tr.RunLogger, recorder: Recorder, outcome,
     logger.flush()
     with tempfile.TemporaryDirectory() as tmp:  # every file in one upload
         folder = Path(tmp)
-        (folder / rec.CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (folder / rec.CONFIG).write_text(store.public(OmegaConf.to_yaml(cfg, resolve=True)))
         recorder.save_history(folder)
         if recorder.steps:
             recorder.save_profiles(folder)

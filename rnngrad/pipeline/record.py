@@ -29,6 +29,7 @@ ROLE = "rnngrad.role"  # "sweep" on a sweep's parent run
 SWEEP_OVERRIDES = "rnngrad.sweep_overrides"
 PARENT = "mlflow.parentRunId"
 HOST, PID, HEARTBEAT = "rnngrad.host", "rnngrad.pid", "rnngrad.heartbeat"
+PID_START = "rnngrad.pid_start"  # the pid's start time: a reused pid is another process
 SLURM_JOB = "rnngrad.slurm_job_id"
 
 # -- metrics (by training step) --------------------------------------------------------------

@@ -8,6 +8,7 @@ allowed. Both happen before any training and before any MLflow run exists.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -114,8 +115,27 @@ def task_params(cfg: DictConfig) -> dict:
     return {k: v for k, v in plain(cfg.task).items() if k != "name" and v is not None}
 
 
+def unknown_keys(cfg, schema=None, prefix: str = "") -> None:
+    """Raise ConfigError for a key the schema does not have (a `+group.key=value` adds one
+    that Hydra accepts and no code would read)."""
+    schema = schema or Config
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key in cfg:
+        if key not in fields:
+            allowed = ", ".join(fields)
+            raise ConfigError(f"{prefix}{key}", cfg[key], f"unknown key; allowed keys: {allowed}")
+        kind = fields[key].type
+        if isinstance(kind, str):
+            kind = globals().get(kind)
+        if dataclasses.is_dataclass(kind):
+            unknown_keys(cfg[key], kind, f"{prefix}{key}.")
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value no run could use."""
+    unknown_keys(cfg)
+    if not str(cfg.tracking.experiment).strip():
+        raise ConfigError("tracking.experiment", "''", "expected a non-empty name")
     task_name = plain(cfg.task)["name"]
     try:
         make_task(task_name, **task_params(cfg))

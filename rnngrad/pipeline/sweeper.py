@@ -3,15 +3,19 @@
 Runs in the launching process, before any worker starts:
 1. expand the grid exactly as BasicSweeper does, compose every job's config and validate it
    (a bad value stops everything with one line, before any run exists);
-2. create the MLflow store and experiment once (parallel workers creating a fresh SQLite
-   store at the same moment crash in its schema migration; several creating one experiment
-   misfile runs), and mark RUNNING runs of dead processes KILLED;
+2. check the store (a read-only or damaged SQLite file, a server that does not answer: one
+   line, exit status 1, nothing written), create it and the experiment once (under a lock),
+   and mark RUNNING runs of dead processes KILLED;
 3. skip every configuration that already has a FINISHED run with the same config hash
-   (unless tracking.rerun=true), saying so per job;
+   (unless tracking.rerun=true), saying so per job; each job claims its configuration again
+   before it trains (claims.py), so that concurrent launches never run one twice;
 4. open a parent run for the sweep, launch the rest, longest first, with the configured
-   launcher (joblib,
-   basic, submitit, ...) passing the experiment and parent ids explicitly, and end with a
-   summary: finished, solved, skipped, diverged, failed. Exit status 1 if a job failed.
+   launcher (rnngrad's worker pool, basic, submitit, ...) passing the experiment and parent
+   ids explicitly, and end with a summary: finished, solved, skipped, diverged, failed. Exit
+   status 1 if a job failed; Ctrl-C or SIGTERM end it in one line with 130 or 143, every run
+   closed.
+Credentials in a server URI are moved to MLflow's environment variables before anything is
+recorded or printed (store.credentials_to_env).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
+from . import claims, interrupts, store
 from . import record as rec
 from . import tracking as tr
 from .errors import one_line
@@ -38,27 +43,32 @@ class TrackedSweeper(BasicSweeper):
         tracking = configs[0].tracking
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not tracking.enabled:
-            return self.launch_and_summarise(jobs, jobs, [], None, None, None)
-        uri = tr.store_uri(tracking.uri)
+            return self.launch_and_summarise(jobs, jobs, [], None)
+        uri = store.credentials_to_env(tr.store_uri(tracking.uri))
         launcher = str(self.config.hydra.launcher.get("_target_", ""))
         if "Slurm" in launcher and not uri.startswith(("http://", "https://")):
             fail(
                 ValueError(
-                    f"tracking.uri={uri}: a SLURM sweep needs an MLflow server "
+                    f"tracking.uri={store.public(uri)}: a SLURM sweep needs an MLflow server "
                     "(tracking.uri=http://HOST:PORT, see make server); SQLite must "
                     "never sit on a shared filesystem"
                 )
             )
-        client = tr.MlflowClient(uri)
-        location = tr.artifact_location(uri, tracking.artifact_root, tracking.experiment)
-        experiment_id = tr.ensure_experiment(client, tracking.experiment, location)
-        killed = tr.mark_stale_runs_killed(client, experiment_id, tracking.stale_after_min)
+        interrupts.raise_on_sigterm()
+        try:
+            client = store.open_client(uri)
+            location = tr.artifact_location(uri, tracking.artifact_root, tracking.experiment)
+            experiment_id = tr.ensure_experiment(client, tracking.experiment, location)
+            killed = tr.mark_stale_runs_killed(client, experiment_id, tracking.stale_after_min)
+            finished = {} if tracking.rerun else tr.finished_runs(client, experiment_id)
+        except Exception as err:
+            fail_store(err, uri)
         if killed:
             print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
-        finished = {} if tracking.rerun else tr.finished_runs(client, experiment_id)
-        todo, skipped = [], []
+        todo, skipped, hashes = [], [], {}
         for job, cfg in sorted(zip(jobs, configs, strict=True), key=lambda jc: -work(jc[1])):
-            done = finished.get(config_hash(cfg))
+            hashes[tuple(job)] = config_hash(cfg)
+            done = finished.get(hashes[tuple(job)])
             (skipped if done else todo).append(job)
             if done:
                 print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
@@ -67,11 +77,11 @@ class TrackedSweeper(BasicSweeper):
             experiment_id,
             run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
             tags={
-                rec.SWEEP_OVERRIDES: " ".join(arguments),
+                rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
                 rec.ROLE: "sweep",
                 rec.GIT_COMMIT: tr.git_commit(),
                 rec.SWEPT: swept,
-                **tr.identity_tags(),
+                **claims.identity(),
             },
         ).info.run_id
         extra = [
@@ -84,10 +94,11 @@ class TrackedSweeper(BasicSweeper):
         launched = [[*job, *extra] for job in todo]
         print(
             f"sweep: {len(todo)} to run, {len(skipped)} already finished; "
-            f"experiment '{tracking.experiment}' in {uri}",
+            f"experiment '{tracking.experiment}' in {store.public(uri)}",
             flush=True,
         )
-        return self.launch_and_summarise(launched, todo, skipped, client, parent, experiment_id)
+        sweep = Sweep(client, experiment_id, parent, [hashes[tuple(j)] for j in todo])
+        return self.launch_and_summarise(launched, todo, skipped, sweep)
 
     def expand(self, arguments: list[str]) -> list[list[str]]:
         """Every job's overrides: the config's sweep grid, then the command line's."""
@@ -109,50 +120,89 @@ class TrackedSweeper(BasicSweeper):
             fail(err, job)
         return cfg
 
-    def launch_and_summarise(self, launched, todo, skipped, client, parent, experiment_id):
+    def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
         results = []
         try:
             if launched:
                 results = self.launcher.launch(launched, initial_job_idx=0)
-        except KeyboardInterrupt:
-            if client:
-                client.set_tag(parent, rec.OUTCOME, "killed")
-                client.set_terminated(parent, status="KILLED")
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: close everything, say so, exit
+            if sweep:
+                sweep.close_interrupted(interrupts.cause(err))
+            interrupts.exit_quietly(err, "sweep")
+        causes, problem = {}, None
+        if sweep:
+            for digest, r in zip(sweep.hashes, results, strict=True):
+                if r.status == JobStatus.FAILED and isinstance(r._return_value, Exception):
+                    causes[digest] = one_line(r._return_value)
+            problem = sweep.attempt(sweep.close_orphans, causes)
+        counts = summarise(results, todo, len(skipped))
+        if sweep and problem is None:
+            problem = sweep.attempt(sweep.finish, counts)
+        if problem is not None:  # the store broke during the sweep (a full disk, say)
             print(
-                "\nsweep: interrupted. Finished runs are kept; launch the same command again "
-                "to run only what is missing.",
+                f"store failure: the sweep's record could not be closed ({problem}); "
+                "launching the same command again closes what was left RUNNING",
+                file=sys.stderr,
                 flush=True,
             )
-            raise
-        if client:  # every job has ended: a run still RUNNING lost its process
-            close_orphans(client, experiment_id, parent)
-        counts = summarise(results, todo, len(skipped))
-        if client:
-            for key, value in counts.items():
-                client.set_tag(parent, f"rnngrad.jobs_{key}", value)
-            client.set_terminated(parent, status="FAILED" if counts["failed"] else "FINISHED")
+            sys.exit(1)
         if counts["failed"]:
             sys.exit(1)
         return [results]
 
 
-def close_orphans(client, experiment_id: str, parent: str) -> None:
-    """Runs of this sweep left RUNNING once the launcher has returned: their job was killed
-    (by the scheduler: SIGKILL, time limit, out of memory) before it could close them."""
-    orphans = tr.search_all(
-        client,
-        experiment_id,
-        f"tags.`{rec.PARENT}` = '{parent}' and attributes.status = 'RUNNING'",
-    )
-    for run in orphans:
-        client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
-        client.set_tag(
-            run.info.run_id,
-            rec.ERROR,
-            "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)",
+class Sweep:
+    """The sweep's record in the store: its parent run, and its jobs' runs by config hash."""
+
+    def __init__(self, client, experiment_id: str, parent: str, hashes: list[str]) -> None:
+        self.client, self.experiment_id = client, experiment_id
+        self.parent, self.hashes = parent, hashes
+
+    def running(self) -> list:
+        return tr.search_all(
+            self.client,
+            self.experiment_id,
+            f"tags.`{rec.PARENT}` = '{self.parent}' and attributes.status = 'RUNNING'",
         )
-        client.set_terminated(run.info.run_id, status="KILLED")
-        print(f"KILLED {run.info.run_name}: its job died before it could finish", flush=True)
+
+    @staticmethod
+    def attempt(step, *args) -> str | None:
+        """Run one closing step; what went wrong, in one line, if the store failed."""
+        try:
+            step(*args)
+        except Exception as err:
+            return store.public(one_line(err))
+        return None
+
+    def close_orphans(self, causes: dict[str, str]) -> None:
+        """Runs of this sweep left RUNNING once the launcher has returned: their job was
+        killed (a worker's SIGKILL, a scheduler's time limit, the out-of-memory killer)
+        before it could close them. The cause the launcher saw is kept, else a general one;
+        an error the run recorded itself is never overwritten."""
+        for run in self.running():
+            cause = causes.get(run.data.tags.get(rec.CONFIG_HASH, "")) or ORPHANED
+            claims.close_killed(self.client, run, cause)
+            print(f"KILLED {run.info.run_name}: {cause}", flush=True)
+
+    def close_interrupted(self, cause: str) -> None:
+        """After Ctrl-C or SIGTERM: the workers have closed their runs; close whatever they
+        could not, and the parent run. Best effort: the store may be what failed."""
+        try:
+            for run in self.running():
+                claims.close_killed(self.client, run, cause)
+            self.client.set_tag(self.parent, rec.OUTCOME, "killed")
+            self.client.set_terminated(self.parent, status="KILLED")
+        except Exception as err:  # the interruption is what the user must see
+            print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
+
+    def finish(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.client.set_tag(self.parent, f"rnngrad.jobs_{key}", value)
+        failed = counts["failed"]
+        self.client.set_terminated(self.parent, status="FAILED" if failed else "FINISHED")
+
+
+ORPHANED = "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)"
 
 
 def swept_keys(configs) -> list[str]:
@@ -196,6 +246,13 @@ def summarise(results, todo, skipped: int) -> dict[str, int]:
         )
     counts["selfcheck_failed"] = len(unchecked)
     return counts
+
+
+def fail_store(err: BaseException, uri: str) -> None:
+    """The store cannot be used: one line on stderr, exit status 1, nothing written."""
+    what = str(err) if isinstance(err, store.StoreError) else f"{uri}: {one_line(err)}"
+    print(f"store failure: {store.public(what)}", file=sys.stderr, flush=True)
+    sys.exit(1)
 
 
 def fail(err: BaseException, job: list[str] | None = None) -> None:

@@ -3,14 +3,13 @@
 The default store is embedded: SQLite at <project>/mlflow.db with artifacts in
 <project>/mlartifacts, both absolute paths (never the current directory). `tracking.uri`
 or MLFLOW_TRACKING_URI point elsewhere, e.g. an MLflow server. Everything goes through
-MlflowClient with explicit experiment and run ids: no fluent global state, which loky
-worker processes (reused between jobs) would carry from one job to the next.
+MlflowClient with explicit experiment and run ids: no fluent global state, which worker
+processes (reused between jobs) would carry from one job to the next.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ from mlflow.tracking import MlflowClient
 from . import record as rec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-HOST = socket.gethostname()
 BATCH_LIMIT = 1000  # log_batch takes at most 1000 metrics and 1000 tags per call
 SINGLE_RUNS, DEBUG = "single_runs", "debug"  # experiments of runs outside a preset's sweep
 
@@ -84,32 +82,17 @@ def finished_runs(client: MlflowClient, experiment_id: str) -> dict[str, str]:
     }
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_stale_runs_killed(client: MlflowClient, experiment_id: str, stale_after_min: float):
-    """RUNNING runs whose process is gone become KILLED (outcome=killed): on this host, when
-    their pid is dead; from another host, when their heartbeat is older than the limit."""
+    """RUNNING runs whose process is gone become KILLED (claims.alive: on this host by pid and
+    the pid's start time, from another host by the age of the heartbeat)."""
+    from .claims import alive, close_killed
+
     killed = []
-    now = time.time()
     for run in search_all(client, experiment_id, "attributes.status = 'RUNNING'"):
-        tags = run.data.tags
-        if rec.PID not in tags:
-            continue  # not one of ours
-        if tags.get(rec.HOST) == HOST:
-            dead = not pid_alive(int(tags[rec.PID]))
-        else:
-            dead = now - float(tags.get(rec.HEARTBEAT, 0)) > 60 * stale_after_min
-        if dead:
-            client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
-            client.set_terminated(run.info.run_id, status="KILLED")
+        if rec.PID not in run.data.tags:
+            continue  # not one of ours (a sweep's parent run is closed by its launcher)
+        if not alive(run.data.tags, stale_after_min):
+            close_killed(client, run, "its process is gone (killed or crashed)")
             killed.append(run.info.run_id)
     return killed
 
@@ -128,14 +111,6 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (head or "unknown") + ("+dirty" if dirty else "")
-
-
-def identity_tags() -> dict[str, str]:
-    """Tags that let a later launch tell whether this run's process is still alive."""
-    tags = {rec.HOST: HOST, rec.PID: str(os.getpid()), rec.HEARTBEAT: f"{time.time():.0f}"}
-    if "SLURM_JOB_ID" in os.environ:
-        tags[rec.SLURM_JOB] = os.environ["SLURM_JOB_ID"]
-    return tags
 
 
 class RunLogger:

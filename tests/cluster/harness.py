@@ -5,6 +5,7 @@ and slurmd with their own config, ports, state and PID files, and the project's 
 `rnngrad.pipeline.server` (PostgreSQL + MLflow) on free ports. Nothing it did not start is
 touched, and `stop()` tears down by PID file, whatever state the start reached.
 Installs the Debian packages it needs when they are missing (slurm-wlm, munge, postgresql).
+`Server` alone is the PostgreSQL-backed MLflow server, without SLURM.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ensure_packages() -> str | None:
-    """None when ready, else why the cluster cannot be had here."""
+def ensure_packages(tools: tuple[str, ...] = tuple(PACKAGES)) -> str | None:
+    """None when ready, else why the cluster (or just `tools`) cannot be had here."""
     missing = [
-        pkg
-        for tool, pkg in PACKAGES.items()
+        PACKAGES[tool]
+        for tool in tools
         if not shutil.which(tool)
         and not (tool == "initdb" and Path("/usr/lib/postgresql/15/bin").exists())
     ]
@@ -65,6 +66,42 @@ def kill_pidfile(path: Path, sig=signal.SIGTERM) -> None:
         pass
 
 
+class Server:
+    """The project's own PostgreSQL-backed MLflow server (`make server`), on free ports, in a
+    folder of its own under /tmp (the postgres user must enter it; pytest's tmp_path is
+    private to root)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.owned = folder is None  # a folder of its own is removed by stop()
+        self.dir = folder or Path(tempfile.mkdtemp(prefix="rnngrad-server-"))
+        self.dir.chmod(0o755)
+        self.port, self.pg_port = free_port(), free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+
+    def command(self, action: str, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "rnngrad.pipeline.server",
+            action,
+            "--dir",
+            str(self.dir),
+            *extra,
+        ]
+
+    def start(self) -> None:
+        extra = ("--port", str(self.port), "--pg-port", str(self.pg_port))
+        subprocess.run(self.command("start", *extra), check=True, capture_output=True, timeout=180)
+
+    def pid(self) -> int:
+        return int((self.dir / "mlflow.pid").read_text())
+
+    def stop(self) -> None:
+        subprocess.run(self.command("stop"), capture_output=True, timeout=120)
+        if self.owned:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Cluster:
     def __init__(self) -> None:
         # a folder of its own under /tmp that the munge and postgres users can enter
@@ -75,8 +112,9 @@ class Cluster:
         self.conf = self.dir / "slurm.conf"
         self.munge = self.dir / "munge"
         self.server_dir = self.dir / "server"
-        self.mlflow_port, self.pg_port = free_port(), free_port()
-        self.uri = f"http://127.0.0.1:{self.mlflow_port}"
+        self.server_dir.mkdir()
+        self.server = Server(self.server_dir)
+        self.uri = self.server.uri
         self.env = {
             **os.environ,
             "SLURM_CONF": str(self.conf),
@@ -89,23 +127,7 @@ class Cluster:
     def start(self) -> None:
         self.start_munge()
         self.start_slurm()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rnngrad.pipeline.server",
-                "start",
-                "--dir",
-                str(self.server_dir),
-                "--port",
-                str(self.mlflow_port),
-                "--pg-port",
-                str(self.pg_port),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
+        self.server.start()
 
     def start_munge(self) -> None:
         self.munge.mkdir(mode=0o700)
@@ -195,18 +217,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     # -- tear-down ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rnngrad.pipeline.server",
-                "stop",
-                "--dir",
-                str(self.server_dir),
-            ],
-            capture_output=True,
-            timeout=120,
-        )
+        self.server.stop()
         for pidfile in ("slurmd.pid", "slurmctld.pid"):
             kill_pidfile(self.dir / pidfile)
         kill_pidfile(self.munge / "munged.pid")

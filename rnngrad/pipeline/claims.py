@@ -1,0 +1,141 @@
+"""One owner per configuration, and whether the owner of a RUNNING run is still alive.
+
+Liveness. A run records the host, the pid, the pid's start time (so that a pid reused by
+another process does not count as the run's) and a heartbeat. On the same host the run is
+alive while a process with that pid and that start time exists; elsewhere, while its
+heartbeat is younger than `tracking.stale_after_min`.
+
+Claims. A job owns its configuration (its config hash) before it creates a run:
+- with a SQLite store, by an exclusive file lock beside the database, held for the whole
+  job and released by the kernel when the process dies: two launchers, or a launcher and the
+  orphans of a killed one, can never run one configuration at the same time;
+- with an MLflow server, whose jobs may run on several hosts, by the run itself: it is
+  created RUNNING, and after a settling pause the earliest live RUNNING run of the
+  configuration owns it; the others withdraw (their run is deleted) and wait.
+Once it owns its configuration, a job skips it if a run of it has FINISHED meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+
+from . import record as rec
+from .store import sqlite_path
+
+HOST = socket.gethostname()
+WAIT_S = 1.0  # between looks at a configuration someone else owns
+SETTLE_S = 1.0  # a server claim waits this long for concurrent claims to become visible
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process `pid` (clock ticks since boot, from /proc), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name in (...) may hold spaces
+
+
+def identity() -> dict[str, str]:
+    """Tags that let another process tell whether this one is still alive."""
+    tags = {
+        rec.HOST: HOST,
+        rec.PID: str(os.getpid()),
+        rec.PID_START: process_start(os.getpid()) or "",
+        rec.HEARTBEAT: f"{time.time():.0f}",
+    }
+    if "SLURM_JOB_ID" in os.environ:
+        tags[rec.SLURM_JOB] = os.environ["SLURM_JOB_ID"]
+    return tags
+
+
+def alive(tags: dict[str, str], stale_after_min: float) -> bool:
+    """Whether the process that owns a RUNNING run with these tags is still running."""
+    if tags.get(rec.HOST) == HOST and rec.PID in tags:
+        start = process_start(int(tags[rec.PID]))
+        if start is None:
+            return False
+        recorded = tags.get(rec.PID_START)
+        return not recorded or recorded == start  # another process has reused the pid
+    return time.time() - float(tags.get(rec.HEARTBEAT, 0)) <= 60 * stale_after_min
+
+
+@contextlib.contextmanager
+def configuration_lock(uri: str, experiment_id: str, digest: str, waiting=None):
+    """Hold the SQLite store's lock on one configuration (a no-op for other stores); while
+    another process holds it, call `waiting()` once and wait."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    lock = path.with_name(f"{path.name}.claims") / f"{experiment_id}-{digest}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waiting and not told:
+                    waiting()
+                    told = True
+                time.sleep(WAIT_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def runs_of(client, experiment_id: str, digest: str) -> list:
+    from .tracking import search_all
+
+    return search_all(client, experiment_id, f"tags.`{rec.CONFIG_HASH}` = '{digest}'")
+
+
+def finished(runs) -> str | None:
+    """The id of a FINISHED run recorded under the current record version, if any."""
+    done = [
+        r
+        for r in runs
+        if r.info.status == "FINISHED" and r.data.tags.get(rec.VERSION_TAG) == str(rec.VERSION)
+    ]
+    return done[0].info.run_id if done else None
+
+
+def close_dead(client, runs, stale_after_min: float, cause: str) -> None:
+    """Mark KILLED every RUNNING run among `runs` whose process is gone."""
+    for run in runs:
+        if run.info.status == "RUNNING" and not alive(run.data.tags, stale_after_min):
+            close_killed(client, run, cause)
+
+
+def close_killed(client, run, cause: str) -> None:
+    """Close a run whose process is gone as KILLED, keeping an error it already recorded."""
+    client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
+    if not run.data.tags.get(rec.ERROR):
+        client.set_tag(run.info.run_id, rec.ERROR, cause)
+    client.set_terminated(run.info.run_id, status="KILLED")
+
+
+def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_after_min: float):
+    """After creating run `run_id`: the live RUNNING run of this configuration that owns it
+    (the earliest started; ties by run id), or a FINISHED one, as ("owner"|"finished", id)."""
+    time.sleep(SETTLE_S)
+    runs = runs_of(client, experiment_id, digest)
+    done = finished(runs)
+    if done:
+        return "finished", done
+    live = [
+        r
+        for r in runs
+        if r.info.status == "RUNNING"
+        and (r.info.run_id == run_id or alive(r.data.tags, stale_after_min))
+    ]
+    owner = min(live, key=lambda r: (r.info.start_time, r.info.run_id))
+    return "owner", owner.info.run_id

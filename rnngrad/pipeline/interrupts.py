@@ -1,0 +1,70 @@
+"""Stopping cleanly: Ctrl-C, SIGTERM, and a launcher that died.
+
+A job that is stopped records its run as KILLED with the cause and lets the exception go
+on; the launching process then says so in one line and exits 130 (Ctrl-C) or 143
+(SIGTERM), without a traceback. `Stopped` is a KeyboardInterrupt, so every place that
+cleans up after Ctrl-C cleans up after SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+
+class Stopped(KeyboardInterrupt):
+    """The process was told to stop: SIGTERM, or the process that launched it is gone."""
+
+
+EXIT_CODES = {"interrupted (Ctrl-C)": 130, "terminated (SIGTERM)": 143}
+STOP_CAUSE: dict[str, str] = {}  # why this process sends itself SIGTERM (one process, one cause)
+
+
+def cause(err: BaseException) -> str:
+    """What stopped the process, in words: "interrupted (Ctrl-C)", "terminated (SIGTERM)"..."""
+    if isinstance(err, Stopped):
+        return str(err) or "terminated (SIGTERM)"
+    return "interrupted (Ctrl-C)"
+
+
+def exit_code(err: BaseException) -> int:
+    return EXIT_CODES.get(cause(err), 143)
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise Stopped in the main thread (as SIGINT raises KeyboardInterrupt)."""
+
+    def handler(signum, frame):
+        raise Stopped(STOP_CAUSE.get("why", "terminated (SIGTERM)"))
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+
+
+def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    """Stop this process within `every_s` once its parent is gone (a launcher killed with
+    SIGKILL cannot stop its workers itself): its job records the cause and ends."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        STOP_CAUSE["why"] = "the launching process died (killed, or its terminal closed)"
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10 * every_s + 10)  # if the job does not end, end the process
+        os._exit(143)
+
+    threading.Thread(target=watch, name="rnngrad-parent-watch", daemon=True).start()
+
+
+def exit_quietly(err: BaseException, what: str) -> None:
+    """One line on stderr, then exit with the signal's conventional status."""
+    print(
+        f"{what}: {cause(err)}. Finished runs are kept; launch the same command again to run "
+        "what is missing.",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(exit_code(err))

@@ -1,0 +1,164 @@
+"""Jobs on this machine: a pool of worker processes that survives a dead worker and never
+outlives its launcher (the default launcher, conf/cluster/machine.yaml).
+
+Each worker is a fresh Python process that runs one job at a time and is reused for the
+next, so the heavy imports happen once per worker. Pools such as joblib's (loky) or
+concurrent.futures' break as a whole when one worker dies; here the launcher watches every
+worker itself:
+- a worker that dies (the out-of-memory killer's SIGKILL, say) costs exactly the job it was
+  running, which is reported FAILED with the signal, and a new worker takes its place;
+- workers watch their launcher and stop within a second once it is gone (killed with
+  SIGKILL, its terminal closed), their job's run closed as KILLED with that cause;
+- Ctrl-C or SIGTERM to the launcher stops the workers (each closes its run as KILLED), then
+  the interruption goes on to the sweeper, which says so in one line.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+import cloudpickle
+
+from .errors import JobError
+
+GRACE_S = 5.0  # after Ctrl-C, time for the workers to close their runs before SIGTERM
+KILL_AFTER_S = 10.0  # after SIGTERM, time before SIGKILL
+
+
+class WorkerDied(JobError):
+    """The worker process running a job ended without returning (killed by a signal)."""
+
+
+@dataclass
+class Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+    task: int | None = None  # the index of the job it runs
+
+
+def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
+    """Run `jobs` (each passed to `execute` in a worker, with `shared`) on `n_workers`
+    processes; returns one result per job, in order. `failed(job, err)` makes the result of a
+    job whose worker died."""
+    context = multiprocessing.get_context("spawn")
+    blob = cloudpickle.dumps(shared)
+    results: list = [None] * len(jobs)
+    pending = deque(range(len(jobs)))
+    workers = [start(context, blob) for _ in range(min(n_workers, len(jobs)))]
+    try:
+        while pending or any(w.task is not None for w in workers):
+            for w in workers:
+                if w.task is None and pending:
+                    w.task = pending.popleft()
+                    w.conn.send_bytes(cloudpickle.dumps((w.task, jobs[w.task])))
+            busy = [w.conn for w in workers if w.task is not None]
+            wait(busy + [w.process.sentinel for w in workers], timeout=1.0)
+            for w in list(workers):
+                collect(w, results)
+                if not w.process.is_alive():
+                    if w.task is not None:  # it died inside a job
+                        code = w.process.exitcode
+                        results[w.task] = failed(jobs[w.task], WorkerDied(died(code)))
+                    workers.remove(w)
+                    if pending:
+                        workers.append(start(context, blob))
+    except BaseException as err:
+        stop(workers, err)
+        raise
+    finally:
+        for w in workers:
+            if w.process.is_alive():
+                w.conn.send_bytes(cloudpickle.dumps(None))
+        for w in workers:
+            w.process.join(timeout=KILL_AFTER_S)
+    return results
+
+
+def start(context, blob: bytes) -> Worker:
+    parent, child = context.Pipe()
+    process = context.Process(target=work, args=(child, blob, os.getpid()), daemon=True)
+    process.start()
+    child.close()
+    return Worker(process, parent)
+
+
+def collect(w: Worker, results: list) -> None:
+    """Take a finished job's result from a worker, if one is waiting."""
+    if w.task is None:
+        return
+    try:
+        if not w.conn.poll():
+            return
+        index, result = cloudpickle.loads(w.conn.recv_bytes())
+    except (EOFError, OSError):
+        return  # the worker died: its sentinel tells
+    results[index] = result
+    w.task = None
+
+
+def died(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        why = " (killed, e.g. by the out-of-memory killer)" if name == "SIGKILL" else ""
+        return f"the worker process running this job died of {name}{why}"
+    if code in (130, 143):
+        return f"the worker process running this job was stopped ({STOPPED[code]})"
+    return f"the worker process running this job exited with status {code}"
+
+
+STOPPED = {130: "interrupted, Ctrl-C", 143: "terminated, SIGTERM"}
+
+
+def stop(workers: list[Worker], err: BaseException) -> None:
+    """On Ctrl-C the workers received SIGINT too: let them close their runs, then SIGTERM,
+    then SIGKILL. On SIGTERM (or any other failure) send SIGTERM at once. A second Ctrl-C
+    while waiting kills them."""
+    from .interrupts import Stopped
+
+    busy = [w for w in workers if w.process.is_alive()]
+    try:
+        if isinstance(err, KeyboardInterrupt) and not isinstance(err, Stopped):
+            deadline = time.monotonic() + GRACE_S
+            while any(w.process.is_alive() and w.task is not None for w in busy):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        for w in busy:
+            if w.process.is_alive():
+                w.process.terminate()  # SIGTERM: the job closes its run as KILLED
+        deadline = time.monotonic() + KILL_AFTER_S
+        for w in busy:
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: do not wait
+    for w in busy:
+        if w.process.is_alive():
+            w.process.kill()
+
+
+def work(conn, blob: bytes, parent_pid: int) -> None:
+    """A worker: run jobs from the launcher until told to stop, or stopped."""
+    from .interrupts import exit_code, raise_on_sigterm, watch_parent
+
+    raise_on_sigterm()
+    watch_parent(parent_pid)
+    shared = cloudpickle.loads(blob)
+    while True:
+        try:
+            message = cloudpickle.loads(conn.recv_bytes())
+        except (EOFError, OSError, KeyboardInterrupt):
+            return  # the launcher is gone, or we were stopped between jobs
+        if message is None:
+            return
+        index, job = message
+        try:
+            result = shared["execute"](shared, job)
+        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, launcher gone: the run is closed
+            raise SystemExit(exit_code(err)) from None
+        conn.send_bytes(cloudpickle.dumps((index, result)))

@@ -1,0 +1,140 @@
+"""The store itself: whether it can be used, opening it safely when several processes start
+at once, and how its address is shown.
+
+- `check(uri)` answers in seconds, before anything is written: a SQLite file that is
+  read-only, in a read-only folder, or not a database; a server that does not answer. Each
+  is a StoreError with one line naming the store and what is wrong.
+- `open_client(uri)` creates or migrates a SQLite store under a file lock, so that launchers
+  and workers starting at the same moment never race in MLflow's schema migration.
+- `public(uri)` is the address as it may be shown or recorded: without credentials, with
+  the user's home folder as "~".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import sqlite3
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+HEALTH_TIMEOUT_S = 5.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(Exception):
+    """The store cannot be used: one line for the user, no traceback."""
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a sqlite:/// URI, or None for any other store."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").split("?")[0])
+
+
+def public(text: str) -> str:
+    """`text` (a URI, a path, a command line) without credentials (user:password@ in any
+    URI) and with the user's home folder written as ~."""
+    text = re.sub(r"(?<=://)[^/@\s]*@", "", str(text))  # scheme://user:password@host -> host
+    home = str(Path.home())
+    if home not in ("", "/"):
+        text = text.replace(home.rstrip("/") + "/", "~/")
+    return text
+
+
+def credentials_to_env(uri: str) -> str:
+    """For a server URI with user:password@, move the credentials to MLflow's own variables
+    (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD, inherited by every job) and return the
+    URI without them, the only one that is passed on, recorded or shown."""
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    split = urlsplit(uri)
+    if split.username is None:
+        return uri
+    os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(split.username)
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(split.password or "")
+    host = split.hostname + (f":{split.port}" if split.port else "")
+    return urlunsplit((split.scheme, host, split.path, split.query, split.fragment))
+
+
+def check(uri: str) -> None:
+    """Raise StoreError if nothing can be recorded in the store at `uri`."""
+    path = sqlite_path(uri)
+    if path is not None:
+        check_sqlite(path)
+    elif uri.startswith(("http://", "https://")):
+        check_server(uri)
+
+
+def check_sqlite(path: Path) -> None:
+    where = f"the SQLite store {public(path)}"
+    folder = path.parent
+    if not folder.is_dir():
+        raise StoreError(f"{where}: its folder {public(folder)} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{where}: its folder is read-only (SQLite writes its journal there)")
+    if not path.exists():
+        return  # created on first use
+    if not path.is_file():
+        raise StoreError(f"{where}: not a file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"{where}: the file is read-only")
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise StoreError(f"{where}: not an SQLite database (the file's header is {header[:16]!r})")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            db.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{where}: the database is damaged ({err})") from None
+
+
+def check_server(uri: str) -> None:
+    import requests  # mlflow's own dependency; only needed for a server
+
+    health = uri.rstrip("/") + "/health"
+    try:
+        answer = requests.get(health, timeout=HEALTH_TIMEOUT_S)
+    except requests.RequestException as err:
+        reason = type(err).__name__
+        if isinstance(err, requests.ConnectionError):
+            reason = "connection refused or host unreachable"
+        elif isinstance(err, requests.Timeout):
+            reason = f"no answer within {HEALTH_TIMEOUT_S:g} s"
+        raise StoreError(f"the MLflow server {public(uri)} is unreachable ({reason})") from None
+    if answer.status_code != 200:
+        raise StoreError(
+            f"the MLflow server {public(uri)} is not healthy ({health} answered "
+            f"{answer.status_code})"
+        )
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """An exclusive lock on `path` (created if needed), released on exit or process death."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_client(uri: str):
+    """A checked MlflowClient whose store exists and is migrated (created under a lock)."""
+    from mlflow.tracking import MlflowClient
+
+    check(uri)
+    path = sqlite_path(uri)
+    lock = locked(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext()
+    with lock:
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)  # creates or migrates the schema
+    return client

@@ -1,0 +1,513 @@
+"""Nothing lost, nothing doubled: sweeps under kills, concurrent launches, dead workers,
+interrupts and broken stores, each with real processes, real signals and real stores
+(SQLite, and the PostgreSQL-backed MLflow server where it differs), each bounded in time, each asserting the
+store's final state configuration by configuration.
+
+Every test first checks that the fault really landed (the sweep was still running, the
+victim's run was RUNNING): a fault that missed fails the test instead of passing it.
+
+- killing only the launcher (SIGKILL, SIGTERM): its workers stop within seconds, their runs
+  end KILLED with the cause, a relaunch finishes each configuration exactly once;
+- two launches of one sweep at once, on a fresh and on an existing store, and on a server:
+  each configuration FINISHED exactly once;
+- one worker killed: only its job is lost (KILLED, with the signal), the sweep goes on,
+  prints its summary and exits 1;
+- Ctrl-C (to the whole process group, once and twice) and SIGTERM: one line, exit 130/143,
+  no traceback, no run left RUNNING; a single run likewise;
+- a read-only folder, a damaged database, a server that does not answer: one line within
+  30 s, exit 1, the store untouched, no password printed;
+- a disk that fills up mid-sweep: each job that cannot record says so in one line, what
+  FINISHED is whole, the database is intact, and a relaunch once there is room finishes
+  each configuration exactly once;
+- artifacts that cannot be written: the run still ends FAILED with its real error;
+- credentials and the home folder never recorded; MLflow's telemetry off by default;
+- a RUNNING run whose pid now belongs to another process is closed; a live one is not.
+
+Run: .venv/bin/pytest tests/test_faults.py   (about five minutes)
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from rnngrad.pipeline import claims
+from rnngrad.pipeline import record as rec
+
+sys.path.insert(0, str(Path(__file__).parent / "cluster"))
+from harness import Server, ensure_packages, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+EXP = "faults"
+SWEEP = [  # 12 configurations of ~1 s of training each
+    "debug=default",
+    "model.activation=tanh",
+    "model.skip=false",
+    "model.hidden_size=8",
+    "task.T=10,20,30",
+    "train.seed=0,1,2,3",
+    "train.steps=3000",
+    "train.eval_every=500",
+    "train.profile_every=1000",
+    "train.early_stop=false",
+]
+CONFIGURATIONS = 12
+
+
+class Store:
+    def __init__(self, tmp: Path, uri: str | None = None, experiment: str = EXP) -> None:
+        self.tmp = tmp
+        self.uri = uri or f"sqlite:///{tmp / 'mlflow.db'}"
+        self.experiment = experiment  # tests sharing one server use one each
+
+    def command(self, *overrides: str, multirun: bool = True, tag: str = "") -> list[str]:
+        return [
+            sys.executable,
+            str(ROOT / "experiments" / "train.py"),
+            *(["-m"] if multirun else []),
+            f"tracking.uri={self.uri}",
+            f"tracking.artifact_root={self.tmp / 'art'}",
+            f"tracking.experiment={self.experiment}",
+            f"hydra.sweep.dir={self.tmp / ('multirun' + tag)}",
+            f"hydra.run.dir={self.tmp / ('run' + tag)}",
+            *overrides,
+        ]
+
+    def start(self, *overrides: str, multirun: bool = True, tag: str = "", env=None):
+        """A launch in a session of its own (Ctrl-C reaches its whole process group)."""
+        restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+        return subprocess.Popen(
+            self.command(*overrides, multirun=multirun, tag=tag),
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=restore,
+        )
+
+    def run(self, *overrides: str, multirun: bool = True, timeout: float = 300, env=None):
+        return subprocess.run(
+            self.command(*overrides, multirun=multirun),
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.uri.replace("alice:secret@", ""))
+
+    def runs(self, parents: bool = False) -> list:
+        client = self.client()
+        exp = client.get_experiment_by_name(self.experiment)
+        if exp is None:
+            return []
+        runs = client.search_runs([exp.experiment_id], max_results=1000)
+        return [r for r in runs if parents == (r.data.tags.get(rec.ROLE) == "sweep")]
+
+    def by_configuration(self) -> dict[str, list[str]]:
+        """config hash -> the statuses of its runs."""
+        out = collections.defaultdict(list)
+        for r in self.runs():
+            out[r.data.tags[rec.CONFIG_HASH]].append(r.info.status)
+        return dict(out)
+
+    def assert_each_finished_once(self, configurations: int = CONFIGURATIONS) -> None:
+        done = self.by_configuration()
+        assert len(done) == configurations, done
+        for digest, statuses in done.items():
+            assert statuses.count("FINISHED") == 1, (digest, statuses)
+            assert "RUNNING" not in statuses, (digest, statuses)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path)
+
+
+def wait_until(condition, limit: float, proc=None, what: str = "") -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc is not None:
+            assert proc.poll() is None, f"the sweep ended before {what}: {proc.communicate()}"
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_and_finished(store: Store, finished: int = 1) -> bool:
+    statuses = [r.info.status for r in store.runs()]
+    return statuses.count("FINISHED") >= finished and "RUNNING" in statuses
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+def cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    return ""
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with contextlib.suppress(OSError):  # a zombie of ours is gone as well
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state == "Z"
+    return False
+
+
+# -- 1. killing only the launcher -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_only_the_launcher_stops_its_workers_and_loses_nothing(store, sig):
+    proc = store.start(*SWEEP)
+    wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
+    workers = [p for p in children(proc.pid) if "spawn_main" in cmdline(p)]
+    assert workers, "no worker process to orphan"
+    victims = [r.info.run_id for r in store.runs() if r.info.status == "RUNNING"]
+    os.kill(proc.pid, sig)  # the launcher alone, as a closed terminal or a scheduler would
+    proc.communicate(timeout=60)
+    wait_until(lambda: all(gone(w) for w in workers), 10, what="the orphaned workers to stop")
+    by_id = {r.info.run_id: r for r in store.runs()}
+    for victim in victims:  # killed mid-job: closed with the cause, or finished just in time
+        run = by_id[victim]
+        assert run.info.status in ("KILLED", "FINISHED")
+        if run.info.status == "KILLED":
+            assert run.data.tags[rec.ERROR] in (
+                "the launching process died (killed, or its terminal closed)",
+                "terminated (SIGTERM)",
+            )
+    relaunch = store.run(*SWEEP)
+    assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+    store.assert_each_finished_once()
+    assert all(r.info.status != "RUNNING" for r in store.runs(parents=True))
+
+
+# -- 2. two launches at once -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_two_launches_at_once_finish_each_configuration_once(store, fresh):
+    if not fresh:
+        first = store.run(*SWEEP[:4], "task.T=10", "train.seed=9", "train.steps=20")
+        assert first.returncode == 0, first.stderr[-2000:]  # the store exists, migrated
+    launches = [store.start(*SWEEP, tag=str(i)) for i in range(2)]
+    outputs = [p.communicate(timeout=600) for p in launches]
+    for p, (out, err) in zip(launches, outputs, strict=True):
+        assert p.returncode == 0, out[-2000:] + err[-2000:]
+        assert "sweep summary:" in out
+    store.assert_each_finished_once(CONFIGURATIONS + (0 if fresh else 1))
+    ran = sum(int(out.split("sweep summary: ")[1].split(" finished")[0]) for out, _ in outputs)
+    assert ran == CONFIGURATIONS  # nothing trained twice
+
+
+# -- 3. a dead worker ------------------------------------------------------------------------------
+
+
+def test_a_dead_worker_costs_one_job_and_the_sweep_goes_on(store):
+    proc = store.start(*SWEEP)
+    wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
+    victim = next(r for r in store.runs() if r.info.status == "RUNNING")
+    os.kill(int(victim.data.tags[rec.PID]), signal.SIGKILL)  # as the out-of-memory killer would
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out[-2000:] + err[-2000:]
+    assert "sweep summary:" in out and " 1 failed" in out and "Traceback" not in out + err
+    killed = store.client().get_run(victim.info.run_id)
+    assert killed.info.status == "KILLED"
+    cause = "the worker process running this job died of SIGKILL (killed, e.g. by the out-of-memory killer)"
+    assert killed.data.tags[rec.ERROR] == cause
+    assert f"KILLED {victim.info.run_name}: {cause}" in out
+    done = store.by_configuration()
+    assert len(done) == CONFIGURATIONS
+    others = [s for h, s in done.items() if h != victim.data.tags[rec.CONFIG_HASH]]
+    assert all(s == ["FINISHED"] for s in others)  # every other job ran, once
+
+
+# -- 4. interrupts ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "how,code,said",
+    [
+        ("ctrl-c", 130, "interrupted (Ctrl-C)"),
+        ("ctrl-c twice", 130, "interrupted (Ctrl-C)"),
+        ("sigterm", 143, "terminated (SIGTERM)"),
+    ],
+)
+def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
+    proc = store.start(*SWEEP)
+    wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
+    if how == "sigterm":
+        os.kill(proc.pid, signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+        if how == "ctrl-c twice":
+            time.sleep(0.3)
+            os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err
+    assert [line for line in err.splitlines() if line.startswith("sweep:")] == [
+        f"sweep: {said}. Finished runs are kept; launch the same command again to run what "
+        "is missing."
+    ]
+    runs = store.runs() + store.runs(parents=True)
+    assert runs and all(r.info.status != "RUNNING" for r in runs)
+    stopped = [r for r in store.runs() if r.info.status == "KILLED"]
+    assert stopped and all(r.data.tags[rec.ERROR] == said for r in stopped)
+    relaunch = store.run(*SWEEP)
+    assert relaunch.returncode == 0
+    store.assert_each_finished_once()
+
+
+def test_a_single_run_stopped_by_ctrl_c_closes_its_run(store):
+    proc = store.start(
+        "debug=default", "train.steps=200000", "train.eval_every=1000", multirun=False
+    )
+    wait_until(lambda: any(r.info.status == "RUNNING" for r in store.runs()), 60, proc, "the run")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in out + err
+    assert err.strip().splitlines()[-1].startswith("run: interrupted (Ctrl-C).")
+    (run,) = store.runs()
+    assert run.info.status == "KILLED" and run.data.tags[rec.ERROR] == "interrupted (Ctrl-C)"
+
+
+# -- 5. broken stores ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def tmpfs(tmp: Path):
+    """A tmpfs of its own (to remount read-only, or small): only root can mount one here."""
+    folder = tmp / "ro"
+    folder.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+README_SAYS = [
+    line
+    for line in (ROOT / "README.md").read_text().splitlines()
+    if line.startswith("store failure:")
+]
+
+
+def one_line_failure(proc, started: float, store: str, in_readme: str) -> None:
+    """Exit 1 within 30 s with one line on stderr: the README's, where the store `store`
+    is called `in_readme`."""
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert time.monotonic() - started < 30
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and "INFO" not in line]
+    assert len(lines) == 1, lines
+    assert lines[0].replace(store, in_readme) in README_SAYS, (lines[0], README_SAYS)
+
+
+@pytest.mark.parametrize("multirun", [True, False])
+def test_a_read_only_store_is_one_line_and_untouched(tmp_path, multirun):
+    with tmpfs(tmp_path) as folder:
+        seeded = Store(tmp_path)
+        assert seeded.run(*SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20").returncode == 0
+        shutil.copy(tmp_path / "mlflow.db", folder / "mlflow.db")
+        before = (folder / "mlflow.db").read_bytes()
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        store = Store(tmp_path, f"sqlite:///{folder / 'mlflow.db'}")
+        started = time.monotonic()
+        proc = store.run(*SWEEP[:4], "task.T=20", multirun=multirun)
+        one_line_failure(proc, started, str(folder / "mlflow.db"), "~/rnngrad/mlflow.db")
+        assert (folder / "mlflow.db").read_bytes() == before
+
+
+@pytest.mark.parametrize("multirun", [True, False])
+def test_a_damaged_database_is_one_line_and_untouched(tmp_path, multirun):
+    path = tmp_path / "mlflow.db"
+    path.write_bytes(b"this is not a database, it was damaged\n" * 10)
+    before = path.read_bytes()
+    store = Store(tmp_path)
+    started = time.monotonic()
+    proc = store.run(*SWEEP[:4], "task.T=10", multirun=multirun)
+    one_line_failure(proc, started, str(path), "~/rnngrad/mlflow.db")
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("multirun", [True, False])
+def test_a_server_that_does_not_answer_is_one_line_without_its_password(tmp_path, multirun):
+    port = free_port()
+    store = Store(tmp_path, f"http://alice:secret@127.0.0.1:{port}")
+    started = time.monotonic()
+    proc = store.run(*SWEEP[:4], "task.T=10", multirun=multirun)
+    one_line_failure(proc, started, f"127.0.0.1:{port}", "127.0.0.1:5999")
+    assert "secret" not in proc.stdout + proc.stderr
+
+
+def test_a_disk_that_fills_up_mid_sweep_loses_nothing_and_a_relaunch_finishes(tmp_path):
+    with tmpfs(tmp_path) as folder:  # a tmpfs: its size is the disk's
+        store = Store(tmp_path, f"sqlite:///{folder / 'mlflow.db'}")
+        art = f"tracking.artifact_root={folder / 'art'}"
+        seeded = store.run(*SWEEP[:4], "task.T=10", "train.seed=9", "train.steps=20", art)
+        assert seeded.returncode == 0, seeded.stderr[-2000:]
+        used = shutil.disk_usage(folder).used
+        room = 400 * 1024  # a few runs' worth: the disk fills up while the sweep runs
+        subprocess.run(["mount", "-o", f"remount,size={used + room}", str(folder)], check=True)
+        full = store.run(*SWEEP, art)
+        out, err = full.stdout, full.stderr
+        assert full.returncode == 1, out[-2000:] + err[-2000:]
+        assert "Traceback" not in out + err
+        finished = [r for r in store.runs() if r.info.status == "FINISHED"]
+        assert len(finished) > 1, "the disk was full before the sweep began"
+        assert "FAILED: the store's database: database or disk is full" in out, out[-3000:]
+        said = [line for line in err.splitlines() if line.strip() and "INFO" not in line]
+        assert len(said) <= 1 and all(line.startswith("store failure:") for line in said), said
+        db = sqlite3.connect(folder / "mlflow.db")
+        assert db.execute("pragma integrity_check").fetchall() == [("ok",)]
+        db.close()
+        for run in finished:  # what is FINISHED is whole
+            assert run.data.tags[rec.OUTCOME] in ("finished", "solved")
+            assert (Path(urlparse(run.info.artifact_uri).path) / rec.HISTORY).exists()
+        subprocess.run(["mount", "-o", "remount,size=200m", str(folder)], check=True)
+        relaunch = store.run(*SWEEP, art)
+        assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+        store.assert_each_finished_once(CONFIGURATIONS + 1)
+        assert all(r.info.status != "RUNNING" for r in store.runs(parents=True))
+
+
+# -- 6. the failure path ---------------------------------------------------------------------------
+
+
+def test_a_run_whose_artifacts_cannot_be_written_still_ends_failed_with_its_error(tmp_path):
+    with tmpfs(tmp_path) as folder:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        store = Store(tmp_path)
+        art = f"tracking.artifact_root={folder / 'art'}"
+        crashed = store.run(*SWEEP[:4], "task.T=10", "train.crash_at_step=10", art, multirun=False)
+        assert crashed.returncode == 1 and "Traceback" not in crashed.stdout + crashed.stderr
+        finished = store.run(*SWEEP[:4], "task.T=20", art, multirun=False)
+        assert finished.returncode == 1
+    runs = {r.data.params["task.T"]: r for r in store.runs()}
+    assert runs["10"].info.status == "FAILED"
+    assert "deliberate failure at step 10" in runs["10"].data.tags[rec.ERROR]
+    assert runs["20"].info.status == "FAILED"
+    assert "Read-only file system" in runs["20"].data.tags[rec.ERROR]
+    stale = store.run(*SWEEP[:4], "task.T=30", "train.steps=20", multirun=False)
+    assert stale.returncode == 0  # its stale-run check must not overwrite those errors
+    again = {r.data.params["task.T"]: r for r in store.runs()}
+    assert again["10"].data.tags[rec.ERROR] == runs["10"].data.tags[rec.ERROR]
+
+
+# -- 8. nothing private ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The project's own MLflow server on PostgreSQL (`make server`), on free loopback ports."""
+    why = ensure_packages(("initdb",))
+    if why:
+        pytest.skip(f"no PostgreSQL here: {why}")
+    server = Server()
+    try:
+        server.start()
+        yield server.uri
+    finally:
+        server.stop()
+
+
+def test_two_launches_at_once_on_a_server_finish_each_configuration_once(server, tmp_path):
+    store = Store(tmp_path, server.replace("http://", "http://alice:secret@"), "concurrent")
+    sweep = [*SWEEP[:6], "train.steps=1000", "train.early_stop=false"]
+    launches = [store.start(*sweep, tag=str(i)) for i in range(2)]
+    outputs = [p.communicate(timeout=600) for p in launches]
+    for p, (out, err) in zip(launches, outputs, strict=True):
+        assert p.returncode == 0, out[-2000:] + err[-2000:]
+        assert "secret" not in out + err and "alice" not in out + err
+    store.assert_each_finished_once()
+
+
+def test_credentials_and_home_are_never_recorded(server, tmp_path):
+    store = Store(tmp_path, server.replace("http://", "http://alice:secret@"), "private")
+    proc = store.run(*SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20")
+    assert proc.returncode == 0 and "secret" not in proc.stdout + proc.stderr
+    client = store.client()
+    for run in store.runs() + store.runs(parents=True):
+        recorded = str(run.data.params) + str(run.data.tags)
+        assert "secret" not in recorded and "alice" not in recorded
+    (run,) = store.runs()
+    config = Path(client.download_artifacts(run.info.run_id, rec.CONFIG, str(tmp_path)))
+    assert "secret" not in config.read_text() and "alice" not in config.read_text()
+    home = tmp_path / "home"  # a store under the user's home is recorded as ~/...
+    local = Store(home / "project")
+    (home / "project").mkdir(parents=True)
+    proc = local.run(
+        *SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20", env={"HOME": str(home)}
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = local.runs()
+    assert run.data.params["tracking.uri"] == "sqlite:///~/project/mlflow.db"
+    assert str(home) not in str(run.data.params) + str(run.data.tags)
+
+
+def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on():
+    probe = (
+        "import rnngrad.pipeline, os; from mlflow.telemetry.utils import is_telemetry_disabled; "
+        "print(os.environ['MLFLOW_DISABLE_TELEMETRY'], is_telemetry_disabled())"
+    )
+    unset = ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "CI", "PYTEST_CURRENT_TEST")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    quiet = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert quiet.stdout.split() == ["true", "True"], quiet.stderr[-2000:]
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "MLFLOW_DISABLE_TELEMETRY": "false"},
+        capture_output=True,
+        text=True,
+    )
+    assert chosen.stdout.split()[0] == "false"  # the user's choice is kept
+
+
+# -- 10. pid reuse ---------------------------------------------------------------------------------
+
+
+def test_a_run_whose_pid_another_process_reuses_is_closed_and_a_live_one_is_not(store):
+    first = store.run(*SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20")
+    assert first.returncode == 0
+    client = store.client()
+    experiment = client.get_experiment_by_name(store.experiment).experiment_id
+    other = subprocess.Popen(["sleep", "120"])  # a live process whose pid the runs claim
+    try:
+        tags = {**claims.identity(), rec.PID: str(other.pid)}
+        reused = client.create_run(experiment, tags={**tags, rec.PID_START: "1"}).info.run_id
+        live = {**tags, rec.PID_START: claims.process_start(other.pid)}
+        alive = client.create_run(experiment, tags=live).info.run_id
+        relaunch = store.run(*SWEEP[:4], "task.T=20", "train.seed=0", "train.steps=20")
+        assert relaunch.returncode == 0
+        assert client.get_run(reused).info.status == "KILLED"
+        assert client.get_run(alive).info.status == "RUNNING"  # its process is really alive
+    finally:
+        other.kill()
+        other.wait()
