@@ -28,7 +28,7 @@ from rnngrad.pipeline.interrupts import exit_quietly, raise_on_sigterm
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.preflight import preflight
 from rnngrad.pipeline.schema import register
-from rnngrad.pipeline.store import StoreError, public
+from rnngrad.pipeline.store import StoreError, credentials_to_env, public
 from rnngrad.pipeline.tracking import DEBUG, SINGLE_RUNS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -48,16 +48,32 @@ def main(cfg: DictConfig) -> dict:
     except Exception as err:  # a single run: one line (a sweep's summary says it for its jobs)
         if in_sweep or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        what = "store failure" if isinstance(err, StoreError) else "run failed"
-        hint = "" if isinstance(err, StoreError) else " (the traceback: HYDRA_FULL_ERROR=1)"
-        print(f"{what}: {public(one_line(err))}{hint}", file=sys.stderr, flush=True)
+        if isinstance(err, StoreError):
+            print(f"store failure: {public(str(err))}", file=sys.stderr, flush=True)
+        else:
+            said = f"{public(one_line(err))} (the traceback: HYDRA_FULL_ERROR=1)"
+            print(f"run failed: {said}", file=sys.stderr, flush=True)
         sys.exit(1)
 
 
+def without_credentials(arguments: list[str]) -> list[str]:
+    """The command line with a server URI's user:password@ moved to MLflow's environment
+    variables (store.credentials_to_env), before Hydra writes the overrides to its output
+    folder or any message can show them."""
+    out = []
+    for arg in arguments:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+~") == "tracking.uri":
+            arg = f"{key}={credentials_to_env(value)}"
+        out.append(arg)
+    return out
+
+
 if __name__ == "__main__":
+    sys.argv[1:] = without_credentials(sys.argv[1:])
     preflight(CONF, sys.argv[1:])
     raise_on_sigterm()
     try:
         main()
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the run is closed as KILLED
-        exit_quietly(stop, "run")
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: every run closed as KILLED
+        exit_quietly(stop, "sweep" if {"-m", "--multirun"} & set(sys.argv) else "run")

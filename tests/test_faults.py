@@ -3,8 +3,11 @@ interrupts and broken stores, each with real processes, real signals and real st
 (SQLite, and the PostgreSQL-backed MLflow server where it differs), each bounded in time, each asserting the
 store's final state configuration by configuration.
 
-Every test first checks that the fault really landed (the sweep was still running, the
-victim's run was RUNNING): a fault that missed fails the test instead of passing it.
+Each fault is made to land where it matters (a job finished and another is RUNNING when
+the signal is sent; the store fills up after some runs finished; the two launches are seen
+to contend), and a fault that missed fails the test instead of passing it. Sections follow
+the ten faults of the README's "Resuming" and "Outcomes"; reports of broken experiments are
+tested in test_reports.py, configuration edge cases in test_pipeline.py.
 
 - killing only the launcher (SIGKILL, SIGTERM): its workers stop within seconds, their runs
   end KILLED with the cause, a relaunch finishes each configuration exactly once;
@@ -12,8 +15,9 @@ victim's run was RUNNING): a fault that missed fails the test instead of passing
   each configuration FINISHED exactly once;
 - one worker killed: only its job is lost (KILLED, with the signal), the sweep goes on,
   prints its summary and exits 1;
-- Ctrl-C (to the whole process group, once and twice) and SIGTERM: one line, exit 130/143,
-  no traceback, no run left RUNNING; a single run likewise;
+- Ctrl-C (to the whole process group, once and twice), SIGTERM, and a closed terminal
+  (SIGHUP to the group): one line, exit 130/143/129, no traceback, no run left RUNNING, the
+  cause on every stopped run and on the sweep's own; a single run likewise;
 - a read-only folder, a damaged database, a server that does not answer: one line within
   30 s, exit 1, the store untouched, no password printed;
 - a disk that fills up mid-sweep: each job that cannot record says so in one line, what
@@ -177,30 +181,49 @@ def gone(pid: int) -> bool:
     return False
 
 
-# -- 1. killing only the launcher -----------------------------------------------------------------
+# -- 1. killing the launcher ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killing_only_the_launcher_stops_its_workers_and_loses_nothing(store, sig):
+@pytest.mark.parametrize(
+    "sig,cause",
+    [
+        (signal.SIGKILL, "the launching process died (killed)"),
+        (signal.SIGTERM, "terminated (SIGTERM)"),
+    ],
+)
+def test_killing_only_the_launcher_stops_its_workers_and_loses_nothing(store, sig, cause):
     proc = store.start(*SWEEP)
     wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
     workers = [p for p in children(proc.pid) if "spawn_main" in cmdline(p)]
     assert workers, "no worker process to orphan"
     victims = [r.info.run_id for r in store.runs() if r.info.status == "RUNNING"]
-    os.kill(proc.pid, sig)  # the launcher alone, as a closed terminal or a scheduler would
-    proc.communicate(timeout=60)
+    os.kill(proc.pid, sig)  # the launcher alone, as a scheduler or `kill` would
+    out, err = proc.communicate(timeout=60)  # the workers write to the same pipes
     wait_until(lambda: all(gone(w) for w in workers), 10, what="the orphaned workers to stop")
+    assert "Traceback" not in out + err
     by_id = {r.info.run_id: r for r in store.runs()}
-    for victim in victims:  # killed mid-job: closed with the cause, or finished just in time
-        run = by_id[victim]
-        assert run.info.status in ("KILLED", "FINISHED")
-        if run.info.status == "KILLED":
-            assert run.data.tags[rec.ERROR] in (
-                "the launching process died (killed, or its terminal closed)",
-                "terminated (SIGTERM)",
-            )
+    stopped = [by_id[v] for v in victims if by_id[v].info.status == "KILLED"]
+    assert stopped, "every job it hit had finished: the kill missed"
+    assert all(r.data.tags[rec.ERROR] == cause for r in stopped)
     relaunch = store.run(*SWEEP)
     assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+    store.assert_each_finished_once()
+    assert all(r.info.status != "RUNNING" for r in store.runs(parents=True))
+
+
+def test_killing_the_whole_process_group_is_closed_by_the_next_launch(store):
+    proc = store.start(*SWEEP)
+    wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
+    victims = [r.info.run_id for r in store.runs() if r.info.status == "RUNNING"]
+    os.killpg(proc.pid, signal.SIGKILL)  # nobody is left to record anything
+    proc.communicate(timeout=60)
+    assert all(store.client().get_run(v).info.status == "RUNNING" for v in victims)
+    relaunch = store.run(*SWEEP)
+    assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+    assert "marked" in relaunch.stdout and "of dead processes KILLED" in relaunch.stdout
+    for victim in victims:
+        run = store.client().get_run(victim)
+        assert run.info.status == "KILLED" and run.data.tags[rec.ERROR] == claims.GONE
     store.assert_each_finished_once()
     assert all(r.info.status != "RUNNING" for r in store.runs(parents=True))
 
@@ -219,6 +242,8 @@ def test_two_launches_at_once_finish_each_configuration_once(store, fresh):
         assert p.returncode == 0, out[-2000:] + err[-2000:]
         assert "sweep summary:" in out
     store.assert_each_finished_once(CONFIGURATIONS + (0 if fresh else 1))
+    said = outputs[0][0] + outputs[1][0]
+    assert "waiting: another process is running this configuration" in said  # they did contend
     ran = sum(int(out.split("sweep summary: ")[1].split(" finished")[0]) for out, _ in outputs)
     assert ran == CONFIGURATIONS  # nothing trained twice
 
@@ -227,7 +252,7 @@ def test_two_launches_at_once_finish_each_configuration_once(store, fresh):
 
 
 def test_a_dead_worker_costs_one_job_and_the_sweep_goes_on(store):
-    proc = store.start(*SWEEP)
+    proc = store.start(*SWEEP, "hydra.launcher.n_jobs=2")
     wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
     victim = next(r for r in store.runs() if r.info.status == "RUNNING")
     os.kill(int(victim.data.tags[rec.PID]), signal.SIGKILL)  # as the out-of-memory killer would
@@ -243,6 +268,8 @@ def test_a_dead_worker_costs_one_job_and_the_sweep_goes_on(store):
     assert len(done) == CONFIGURATIONS
     others = [s for h, s in done.items() if h != victim.data.tags[rec.CONFIG_HASH]]
     assert all(s == ["FINISHED"] for s in others)  # every other job ran, once
+    pids = {r.data.tags[rec.PID] for r in store.runs()}
+    assert len(pids) == 3  # the two workers, and the one that took the dead one's place
 
 
 # -- 4. interrupts ---------------------------------------------------------------------------------
@@ -254,6 +281,7 @@ def test_a_dead_worker_costs_one_job_and_the_sweep_goes_on(store):
         ("ctrl-c", 130, "interrupted (Ctrl-C)"),
         ("ctrl-c twice", 130, "interrupted (Ctrl-C)"),
         ("sigterm", 143, "terminated (SIGTERM)"),
+        ("terminal closed", 129, "hung up (SIGHUP: its terminal closed)"),
     ],
 )
 def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
@@ -261,6 +289,8 @@ def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
     wait_until(lambda: running_and_finished(store), 120, proc, "a job finished and one ran")
     if how == "sigterm":
         os.kill(proc.pid, signal.SIGTERM)
+    elif how == "terminal closed":
+        os.killpg(proc.pid, signal.SIGHUP)  # the terminal's whole process group
     else:
         os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         if how == "ctrl-c twice":
@@ -275,24 +305,30 @@ def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
     ]
     runs = store.runs() + store.runs(parents=True)
     assert runs and all(r.info.status != "RUNNING" for r in runs)
-    stopped = [r for r in store.runs() if r.info.status == "KILLED"]
-    assert stopped and all(r.data.tags[rec.ERROR] == said for r in stopped)
+    stopped = [r for r in runs if r.info.status == "KILLED"]
+    assert len(stopped) >= 2 and all(r.data.tags[rec.ERROR] == said for r in stopped)
+    (parent,) = store.runs(parents=True)  # the sweep's own run says why it stopped
+    assert parent.info.status == "KILLED" and parent.data.tags[rec.ERROR] == said
     relaunch = store.run(*SWEEP)
     assert relaunch.returncode == 0
     store.assert_each_finished_once()
 
 
-def test_a_single_run_stopped_by_ctrl_c_closes_its_run(store):
+@pytest.mark.parametrize(
+    "sig,code,said",
+    [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+)
+def test_a_single_run_stopped_closes_its_run(store, sig, code, said):
     proc = store.start(
         "debug=default", "train.steps=200000", "train.eval_every=1000", multirun=False
     )
     wait_until(lambda: any(r.info.status == "RUNNING" for r in store.runs()), 60, proc, "the run")
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in out + err
-    assert err.strip().splitlines()[-1].startswith("run: interrupted (Ctrl-C).")
+    assert proc.returncode == code and "Traceback" not in out + err
+    assert err.strip().splitlines()[-1].startswith(f"run: {said}.")
     (run,) = store.runs()
-    assert run.info.status == "KILLED" and run.data.tags[rec.ERROR] == "interrupted (Ctrl-C)"
+    assert run.info.status == "KILLED" and run.data.tags[rec.ERROR] == said
 
 
 # -- 5. broken stores ------------------------------------------------------------------------------
@@ -415,13 +451,13 @@ def test_a_run_whose_artifacts_cannot_be_written_still_ends_failed_with_its_erro
     assert "deliberate failure at step 10" in runs["10"].data.tags[rec.ERROR]
     assert runs["20"].info.status == "FAILED"
     assert "Read-only file system" in runs["20"].data.tags[rec.ERROR]
-    stale = store.run(*SWEEP[:4], "task.T=30", "train.steps=20", multirun=False)
-    assert stale.returncode == 0  # its stale-run check must not overwrite those errors
+    later = store.run(*SWEEP[:4], "task.T=30", "train.steps=20", multirun=False)
+    assert later.returncode == 0  # a later launch (with its stale-run check) leaves them be
     again = {r.data.params["task.T"]: r for r in store.runs()}
     assert again["10"].data.tags[rec.ERROR] == runs["10"].data.tags[rec.ERROR]
 
 
-# -- 8. nothing private ------------------------------------------------------------------------------
+# -- 8. on the PostgreSQL-backed server: concurrent claims, and nothing private ---------------
 
 
 @pytest.fixture(scope="module")
@@ -460,6 +496,8 @@ def test_credentials_and_home_are_never_recorded(server, tmp_path):
     (run,) = store.runs()
     config = Path(client.download_artifacts(run.info.run_id, rec.CONFIG, str(tmp_path)))
     assert "secret" not in config.read_text() and "alice" not in config.read_text()
+    hydra_files = [f for f in (tmp_path / "multirun").rglob("*") if f.is_file()]
+    assert hydra_files and not any("secret" in f.read_text() for f in hydra_files)
     home = tmp_path / "home"  # a store under the user's home is recorded as ~/...
     local = Store(home / "project")
     (home / "project").mkdir(parents=True)

@@ -13,6 +13,7 @@ that died into a FAILED JobReturn that names the scheduler's state. rnngrad's sw
 marks that job's MLflow run KILLED and counts it.
 """
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,15 @@ class WaitForEveryJob:
             for i, overrides in enumerate(job_overrides)
         ]
         jobs = executor.map_array(self, *zip(*calls, strict=True))
+        try:
+            return self.wait_for(jobs, job_overrides)
+        except BaseException:  # Ctrl-C, SIGTERM: the submitted jobs must not run on unseen
+            for job in jobs:  # scancel: each job gets SIGTERM and closes its run as KILLED
+                with contextlib.suppress(Exception):
+                    job.cancel(check=False)
+            raise
+
+    def wait_for(self, jobs, job_overrides) -> list[JobReturn]:
         returns = []
         for job, overrides in zip(jobs, job_overrides, strict=True):
             try:
@@ -126,7 +136,7 @@ class PoolLauncher(Launcher):
 
         setup_globals()
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        workers = self.n_jobs if self.n_jobs > 0 else (os.cpu_count() or 1)
+        workers = self.n_jobs if self.n_jobs > 0 else len(os.sched_getaffinity(0))  # usable cores
         shared = {
             "execute": execute_job,
             "hydra_context": self.hydra_context,

@@ -10,8 +10,11 @@ Claims. A job owns its configuration (its config hash) before it creates a run:
   job and released by the kernel when the process dies: two launchers, or a launcher and the
   orphans of a killed one, can never run one configuration at the same time;
 - with an MLflow server, whose jobs may run on several hosts, by the run itself: it is
-  created RUNNING, and after a settling pause the earliest live RUNNING run of the
-  configuration owns it; the others withdraw (their run is deleted) and wait.
+  created RUNNING, and after a settling pause (SETTLE_S) the earliest live RUNNING run of
+  the configuration owns it; the others withdraw (their run is deleted) and wait. "Earliest"
+  is by the runs' start times, stamped by each host's clock: this needs the hosts' clocks
+  to agree within SETTLE_S and a run to be created within SETTLE_S (NTP-synchronised hosts
+  and a responsive server). MLflow offers no atomic compare-and-set that would avoid it.
 Once it owns its configuration, a job skips it if a run of it has FINISHED meanwhile.
 """
 
@@ -28,6 +31,7 @@ from . import record as rec
 from .store import sqlite_path
 
 HOST = socket.gethostname()
+GONE = "its process is gone (killed or crashed)"  # why a later launch closes a RUNNING run
 WAIT_S = 1.0  # between looks at a configuration someone else owns
 SETTLE_S = 1.0  # a server claim waits this long for concurrent claims to become visible
 
@@ -116,11 +120,24 @@ def close_dead(client, runs, stale_after_min: float, cause: str) -> None:
 
 
 def close_killed(client, run, cause: str) -> None:
-    """Close a run whose process is gone as KILLED, keeping an error it already recorded."""
+    """Close a run whose process is gone as KILLED with `cause`; a run that had already
+    recorded its own failure (and died before closing) keeps it and is closed FAILED."""
+    if run.data.tags.get(rec.OUTCOME) == "failed" and run.data.tags.get(rec.ERROR):
+        client.set_terminated(run.info.run_id, status="FAILED")
+        return
     client.set_tag(run.info.run_id, rec.OUTCOME, "killed")
     if not run.data.tags.get(rec.ERROR):
         client.set_tag(run.info.run_id, rec.ERROR, cause)
     client.set_terminated(run.info.run_id, status="KILLED")
+
+
+def owns(run, stale_after_min: float) -> bool:
+    """Whether `run` still holds its configuration: RUNNING, not withdrawn, its process alive."""
+    return (
+        run.info.status == "RUNNING"
+        and run.info.lifecycle_stage == "active"
+        and alive(run.data.tags, stale_after_min)
+    )
 
 
 def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_after_min: float):
@@ -137,5 +154,7 @@ def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_aft
         if r.info.status == "RUNNING"
         and (r.info.run_id == run_id or alive(r.data.tags, stale_after_min))
     ]
+    if not live:  # our own run is not visible yet: look again
+        return server_owner(client, experiment_id, digest, run_id, stale_after_min)
     owner = min(live, key=lambda r: (r.info.start_time, r.info.run_id))
     return "owner", owner.info.run_id

@@ -8,6 +8,7 @@ cleans up after Ctrl-C cleans up after SIGTERM too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -19,7 +20,14 @@ class Stopped(KeyboardInterrupt):
     """The process was told to stop: SIGTERM, or the process that launched it is gone."""
 
 
-EXIT_CODES = {"interrupted (Ctrl-C)": 130, "terminated (SIGTERM)": 143}
+EXIT_CODES = {
+    "interrupted (Ctrl-C)": 130,
+    "hung up (SIGHUP: its terminal closed)": 129,
+    "terminated (SIGTERM)": 143,
+}
+# what a terminal sends to its whole process group: the workers got it too, and stop by
+# themselves (the launcher gives them a grace period before it sends SIGTERM)
+REACHES_THE_GROUP = ("interrupted (Ctrl-C)", "hung up (SIGHUP: its terminal closed)")
 STOP_CAUSE: dict[str, str] = {}  # why this process sends itself SIGTERM (one process, one cause)
 
 
@@ -35,13 +43,37 @@ def exit_code(err: BaseException) -> int:
 
 
 def raise_on_sigterm() -> None:
-    """Make SIGTERM raise Stopped in the main thread (as SIGINT raises KeyboardInterrupt)."""
+    """Make SIGTERM and SIGHUP (its terminal closed) raise Stopped in the main thread, as
+    SIGINT raises KeyboardInterrupt."""
 
     def handler(signum, frame):
+        if signum == signal.SIGHUP:
+            raise Stopped("hung up (SIGHUP: its terminal closed)")
         raise Stopped(STOP_CAUSE.get("why", "terminated (SIGTERM)"))
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+
+
+@contextlib.contextmanager
+def deferred():
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (recording how a run ended must
+    not be cut short); one that arrived is delivered after it. Main thread only; elsewhere
+    a no-op. (Blocking the signals would not do: another thread of the process takes them.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in stops}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
@@ -51,7 +83,7 @@ def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
     def watch():
         while os.getppid() == parent_pid:
             time.sleep(every_s)
-        STOP_CAUSE["why"] = "the launching process died (killed, or its terminal closed)"
+        STOP_CAUSE["why"] = "the launching process died (killed)"
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10 * every_s + 10)  # if the job does not end, end the process
         os._exit(143)

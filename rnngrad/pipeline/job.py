@@ -10,9 +10,7 @@ series with step = t; profiles.npz (training step × t) and profile.png; config.
 
 from __future__ import annotations
 
-import signal
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -171,9 +169,7 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         if done and not cfg.tracking.rerun:
             print(f"{label}: skipped, already finished as run {done}", flush=True)
             return {"outcome": "skipped", "run_id": done, "label": label}
-        claims.close_dead(
-            client, runs, cfg.tracking.stale_after_min, "its process is gone (killed or crashed)"
-        )
+        claims.close_dead(client, runs, cfg.tracking.stale_after_min, claims.GONE)
         run_id = create_run(client, experiment_id, cfg, overrides, task, digest, waiting)
         if run_id is None:
             return {"outcome": "skipped", "label": label}
@@ -218,9 +214,7 @@ def create_run(client, experiment_id: str, cfg, overrides, task, digest: str, wa
         if not told:
             waiting()
             told = True
-        while client.get_run(owner).info.status == "RUNNING" and claims.alive(
-            client.get_run(owner).data.tags, cfg.tracking.stale_after_min
-        ):
+        while claims.owns(client.get_run(owner), cfg.tracking.stale_after_min):
             time.sleep(5 * claims.WAIT_S)
 
 
@@ -231,7 +225,7 @@ def train_and_record(client, experiment_id: str, run_id: str, cfg, task, label: 
     try:
         result = train_and_report(cfg, task, label, logger)
     except BaseException as err:  # record how it ended, then let it propagate
-        interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+        interrupted = isinstance(err, KeyboardInterrupt)
         error = interrupts.cause(err) if interrupted else f"{type(err).__name__}: {err}"
         said = error if interrupted else store.public(one_line(err))
         print(f"{label}: {'stopped' if interrupted else 'FAILED'}: {said}", flush=True)
@@ -259,19 +253,12 @@ def close_failed(client, run_id: str, logger, error: str, interrupted: bool) -> 
         trace = store.public(traceback.format_exc())
         steps.append(lambda: client.log_text(run_id, trace, "error.txt"))
     steps.append(lambda: client.set_terminated(run_id, status=status))
-    stops = {signal.SIGINT, signal.SIGTERM}
-    masked = threading.current_thread() is threading.main_thread()
-    if masked:  # a second Ctrl-C must not cut the record short: it takes effect after it
-        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    try:
+    with interrupts.deferred():  # a second Ctrl-C takes effect once the run is recorded
         for step in steps:
             try:
                 step()
             except Exception as err:  # each step on its own
                 print(f"  (could not record it in the store: {one_line(err)})", flush=True)
-    finally:
-        if masked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 
 
 def jobs_done(client, experiment_id: str, cfg) -> int:

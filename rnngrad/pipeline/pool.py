@@ -15,6 +15,7 @@ worker itself:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -25,7 +26,7 @@ from multiprocessing.connection import wait
 
 import cloudpickle
 
-from .errors import JobError
+from .errors import JobError, one_line
 
 GRACE_S = 5.0  # after Ctrl-C, time for the workers to close their runs before SIGTERM
 KILL_AFTER_S = 10.0  # after SIGTERM, time before SIGKILL
@@ -74,16 +75,26 @@ def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
     finally:
         for w in workers:
             if w.process.is_alive():
-                w.conn.send_bytes(cloudpickle.dumps(None))
+                with contextlib.suppress(OSError):  # it may die this very moment
+                    w.conn.send_bytes(cloudpickle.dumps(None))
         for w in workers:
             w.process.join(timeout=KILL_AFTER_S)
-    return results
+    # a worker that failed outside the job itself sent its error instead of a result
+    return [
+        failed(jobs[i], r) if isinstance(r, BaseException) else r for i, r in enumerate(results)
+    ]
 
 
 def start(context, blob: bytes) -> Worker:
     parent, child = context.Pipe()
     process = context.Process(target=work, args=(child, blob, os.getpid()), daemon=True)
-    process.start()
+    # Ctrl-C reaches the whole process group: a worker still starting up (importing) ignores
+    # it, instead of printing a traceback; the launcher stops it. It takes Ctrl-C once ready.
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, before)
     child.close()
     return Worker(process, parent)
 
@@ -116,30 +127,34 @@ STOPPED = {130: "interrupted, Ctrl-C", 143: "terminated, SIGTERM"}
 
 
 def stop(workers: list[Worker], err: BaseException) -> None:
-    """On Ctrl-C the workers received SIGINT too: let them close their runs, then SIGTERM,
+    """On Ctrl-C or SIGHUP the workers received it too: let them close their runs, then SIGTERM,
     then SIGKILL. On SIGTERM (or any other failure) send SIGTERM at once. A second Ctrl-C
-    while waiting kills them."""
-    from .interrupts import Stopped
+    while waiting sends SIGTERM at once; a job that is recording how it ended finishes
+    recording first (interrupts.deferred)."""
+    from .interrupts import REACHES_THE_GROUP, cause
 
     busy = [w for w in workers if w.process.is_alive()]
     try:
-        if isinstance(err, KeyboardInterrupt) and not isinstance(err, Stopped):
+        if isinstance(err, KeyboardInterrupt) and cause(err) in REACHES_THE_GROUP:
             deadline = time.monotonic() + GRACE_S
             while any(w.process.is_alive() and w.task is not None for w in busy):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-        for w in busy:
-            if w.process.is_alive():
-                w.process.terminate()  # SIGTERM: the job closes its run as KILLED
-        deadline = time.monotonic() + KILL_AFTER_S
-        for w in busy:
-            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
-        pass  # a second Ctrl-C: do not wait
+        pass  # a second Ctrl-C: terminate now
+    for w in busy:
+        if w.process.is_alive():
+            w.process.terminate()  # SIGTERM: the job closes its run as KILLED
+    deadline = time.monotonic() + KILL_AFTER_S
+    for w in busy:
+        while w.process.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(KeyboardInterrupt):  # more Ctrl-C: still wait for them
+                w.process.join(timeout=max(0.0, deadline - time.monotonic()))
     for w in busy:
         if w.process.is_alive():
             w.process.kill()
+            w.process.join(timeout=5)
 
 
 def work(conn, blob: bytes, parent_pid: int) -> None:
@@ -161,4 +176,9 @@ def work(conn, blob: bytes, parent_pid: int) -> None:
             result = shared["execute"](shared, job)
         except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, launcher gone: the run is closed
             raise SystemExit(exit_code(err)) from None
-        conn.send_bytes(cloudpickle.dumps((index, result)))
+        except Exception as err:  # outside the job itself (Hydra's set-up): say why, go on
+            result = JobError(f"the job could not start: {one_line(err)}")
+        try:
+            conn.send_bytes(cloudpickle.dumps((index, result)))
+        except OSError:
+            return  # the launcher is gone (killed): nobody to tell

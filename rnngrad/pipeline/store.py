@@ -38,10 +38,10 @@ def sqlite_path(uri: str) -> Path | None:
 def public(text: str) -> str:
     """`text` (a URI, a path, a command line) without credentials (user:password@ in any
     URI) and with the user's home folder written as ~."""
-    text = re.sub(r"(?<=://)[^/@\s]*@", "", str(text))  # scheme://user:password@host -> host
-    home = str(Path.home())
-    if home not in ("", "/"):
-        text = text.replace(home.rstrip("/") + "/", "~/")
+    text = re.sub(r"(?<=://)[^/\s]*@", "", str(text))  # scheme://user:p@ss@host -> host
+    home = str(Path.home()).rstrip("/")
+    if home:  # the home folder itself, not a folder that merely ends with its name
+        text = re.sub(rf"(?<![\w.~-]){re.escape(home)}(?=/|$|\s)", "~", text)
     return text
 
 
@@ -56,7 +56,7 @@ def credentials_to_env(uri: str) -> str:
         return uri
     os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(split.username)
     os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(split.password or "")
-    host = split.hostname + (f":{split.port}" if split.port else "")
+    host = split.netloc.rpartition("@")[2]  # as written: [::1]:5000 keeps its brackets
     return urlunsplit((split.scheme, host, split.path, split.query, split.fragment))
 
 
@@ -91,6 +91,10 @@ def check_sqlite(path: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             db.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err) or "busy" in str(err):
+            return  # another process is writing: busy, not broken
+        raise StoreError(f"{where}: the database cannot be read ({err})") from None
     except sqlite3.DatabaseError as err:
         raise StoreError(f"{where}: the database is damaged ({err})") from None
 

@@ -20,7 +20,9 @@ recorded or printed (store.credentials_to_env).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -73,17 +75,20 @@ class TrackedSweeper(BasicSweeper):
             if done:
                 print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
         swept = ",".join(swept_keys(configs))
-        parent = client.create_run(
-            experiment_id,
-            run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
-            tags={
-                rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
-                rec.ROLE: "sweep",
-                rec.GIT_COMMIT: tr.git_commit(),
-                rec.SWEPT: swept,
-                **claims.identity(),
-            },
-        ).info.run_id
+        try:  # the store may be full, or gone since it was checked
+            parent = client.create_run(
+                experiment_id,
+                run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                tags={
+                    rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
+                    rec.ROLE: "sweep",
+                    rec.GIT_COMMIT: tr.git_commit(),
+                    rec.SWEPT: swept,
+                    **claims.identity(),
+                },
+            ).info.run_id
+        except Exception as err:
+            fail_store(err, uri)
         extra = [
             f"tracking.uri={uri}",
             f"tracking.experiment_id={experiment_id}",
@@ -123,12 +128,17 @@ class TrackedSweeper(BasicSweeper):
     def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
         results = []
         try:
-            if launched:
-                results = self.launcher.launch(launched, initial_job_idx=0)
+            with sweep.heartbeat() if sweep else contextlib.nullcontext():
+                if launched:
+                    results = self.launcher.launch(launched, initial_job_idx=0)
         except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: close everything, say so, exit
             if sweep:
                 sweep.close_interrupted(interrupts.cause(err))
             interrupts.exit_quietly(err, "sweep")
+        except Exception as err:  # the launcher itself failed: close the record, then say it
+            if sweep:
+                sweep.close_interrupted(f"the launcher failed: {store.public(one_line(err))}")
+            raise
         causes, problem = {}, None
         if sweep:
             for digest, r in zip(sweep.hashes, results, strict=True):
@@ -184,16 +194,35 @@ class Sweep:
             claims.close_killed(self.client, run, cause)
             print(f"KILLED {run.info.run_name}: {cause}", flush=True)
 
-    def close_interrupted(self, cause: str) -> None:
-        """After Ctrl-C or SIGTERM: the workers have closed their runs; close whatever they
-        could not, and the parent run. Best effort: the store may be what failed."""
+    @contextlib.contextmanager
+    def heartbeat(self, every_s: float = 60.0):
+        """Keep the sweep's run's heartbeat fresh while its jobs run, so that a launch on
+        another host never takes a live sweep for a dead one."""
+        done = threading.Event()
+
+        def beat():
+            while not done.wait(every_s):
+                with contextlib.suppress(Exception):  # a store hiccup: try again later
+                    self.client.set_tag(self.parent, rec.HEARTBEAT, f"{time.time():.0f}")
+
+        thread = threading.Thread(target=beat, name="rnngrad-sweep-heartbeat", daemon=True)
+        thread.start()
         try:
-            for run in self.running():
-                claims.close_killed(self.client, run, cause)
-            self.client.set_tag(self.parent, rec.OUTCOME, "killed")
-            self.client.set_terminated(self.parent, status="KILLED")
-        except Exception as err:  # the interruption is what the user must see
-            print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
+            yield
+        finally:
+            done.set()
+
+    def close_interrupted(self, cause: str) -> None:
+        """After Ctrl-C, SIGTERM or a launcher failure: the workers have closed their runs;
+        close whatever they could not, and the parent run, with the cause. Best effort: the
+        store may be what failed. A further Ctrl-C waits until this is done."""
+        with interrupts.deferred():
+            try:
+                for run in self.running():
+                    claims.close_killed(self.client, run, cause)
+                claims.close_killed(self.client, self.client.get_run(self.parent), cause)
+            except Exception as err:  # the interruption is what the user must see
+                print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
 
     def finish(self, counts: dict[str, int]) -> None:
         for key, value in counts.items():

@@ -85,14 +85,14 @@ def finished_runs(client: MlflowClient, experiment_id: str) -> dict[str, str]:
 def mark_stale_runs_killed(client: MlflowClient, experiment_id: str, stale_after_min: float):
     """RUNNING runs whose process is gone become KILLED (claims.alive: on this host by pid and
     the pid's start time, from another host by the age of the heartbeat)."""
-    from .claims import alive, close_killed
+    from .claims import GONE, alive, close_killed
 
     killed = []
     for run in search_all(client, experiment_id, "attributes.status = 'RUNNING'"):
         if rec.PID not in run.data.tags:
-            continue  # not one of ours (a sweep's parent run is closed by its launcher)
-        if not alive(run.data.tags, stale_after_min):
-            close_killed(client, run, "its process is gone (killed or crashed)")
+            continue  # not one of ours: no process to ask about
+        if not alive(run.data.tags, stale_after_min):  # a job's run, or a sweep's
+            close_killed(client, run, GONE)
             killed.append(run.info.run_id)
     return killed
 
