@@ -6,7 +6,7 @@ store's final state configuration by configuration.
 Each fault is made to land where it matters (a job finished and another is RUNNING when
 the signal is sent; the store fills up after some runs finished; the two launches are seen
 to contend), and a fault that missed fails the test instead of passing it. Sections follow
-the ten faults of the README's "Resuming" and "Outcomes"; reports of broken experiments are
+the ten faults of docs/pipeline.md's "Resuming" and "Outcomes"; reports of broken experiments are
 tested in test_reports.py, configuration edge cases in test_pipeline.py.
 
 - killing only the launcher (SIGKILL, SIGTERM): its workers stop within seconds, their runs
@@ -348,22 +348,22 @@ def tmpfs(tmp: Path):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
-README_SAYS = [
+DOCS_SAY = [
     line
-    for line in (ROOT / "README.md").read_text().splitlines()
+    for line in (ROOT / "docs" / "pipeline.md").read_text().splitlines()
     if line.startswith("store failure:")
 ]
 
 
-def one_line_failure(proc, started: float, store: str, in_readme: str) -> None:
-    """Exit 1 within 30 s with one line on stderr: the README's, where the store `store`
-    is called `in_readme`."""
+def one_line_failure(proc, started: float, store: str, in_docs: str) -> None:
+    """Exit 1 within 30 s with one line on stderr: docs/pipeline.md's, where the store `store`
+    is called `in_docs`."""
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert time.monotonic() - started < 30
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip() and "INFO" not in line]
     assert len(lines) == 1, lines
-    assert lines[0].replace(store, in_readme) in README_SAYS, (lines[0], README_SAYS)
+    assert lines[0].replace(store, in_docs) in DOCS_SAY, (lines[0], DOCS_SAY)
 
 
 @pytest.mark.parametrize("multirun", [True, False])

@@ -1,9 +1,11 @@
-"""What the README says is what the project does:
+"""What the README and docs/ say is what the project does:
+- the README is a short front door, and every page it links to exists;
 - the quick-start snippet runs and prints exactly what the README says it prints;
-- the text task's baseline quoted in the tasks table is the one the task computes;
-- the findings quoted for the `vanishing` sweep are what that sweep finds: the test runs the
-  whole sweep exactly as `make sweep` does (48 runs, ~2 minutes on 2 cores), builds its
-  report and compares every sentence and number with the README's block.
+- the text task's baseline quoted in the tasks table (docs/tasks.md) is the one the task
+  computes;
+- the findings quoted for the `vanishing` sweep (docs/reports.md) are what that sweep finds:
+  the test runs the whole sweep exactly as `make sweep` does (48 runs, ~2 minutes on 2 cores),
+  builds its report and compares every sentence and number with the quoted block.
 
 Run: .venv/bin/pytest tests/test_readme.py
 """
@@ -23,7 +25,17 @@ from rnngrad.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def test_the_readme_is_short_and_its_links_resolve():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    pages = [README, *DOCS.glob("*.md")]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
 
 
 def test_quick_start_prints_what_the_readme_shows():
@@ -38,16 +50,17 @@ def test_quick_start_prints_what_the_readme_shows():
 
 
 def test_the_text_baseline_in_the_tasks_table_is_the_tasks():
-    row = next(line for line in README.read_text().splitlines() if line.startswith("| `text`"))
+    tasks = (DOCS / "tasks.md").read_text()
+    row = next(line for line in tasks.splitlines() if line.startswith("| `text`"))
     base = make_task("text").baseline()
     assert f"{base['bpc']:.2f} bits/char" in row
     assert f"accuracy {100 * base['accuracy']:.1f} %" in row
 
 
 def quoted_findings() -> list[str]:
-    text = README.read_text()
+    text = (DOCS / "reports.md").read_text()
     block = re.search(r"<!-- findings: vanishing -->\n(.*?)<!-- /findings -->", text, re.S)
-    assert block, "README lost its quoted findings"
+    assert block, "docs/reports.md lost its quoted findings"
     return [line for line in block.group(1).splitlines() if line.lstrip().startswith("- ")]
 
 
@@ -92,4 +105,4 @@ def test_the_quoted_findings_are_what_the_vanishing_sweep_finds(tmp_path):
     found = [line for line in found if line.lstrip().startswith("- ")]
     assert len(found) == len(quoted)
     for q, f in zip(quoted, found, strict=True):
-        assert same(q, f), f"README says:\n{q}\nthe sweep finds:\n{f}"
+        assert same(q, f), f"docs/reports.md says:\n{q}\nthe sweep finds:\n{f}"

@@ -1,6 +1,6 @@
 """One job = one MLflow run: build the task and model from the config, train, and record.
 
-What a run holds (README, "What a run records"; every name in pipeline/record.py): params =
+What a run holds (docs/pipeline.md, "The MLflow store"; every name in pipeline/record.py): params =
 the flattened resolved config; tags = the record version, the Hydra overrides, the config
 hash, the git commit, the task, the model, the primary metric and its direction, the keys
 its sweep varied, the sweep (parent run), the self-check and the outcome; metrics by
