@@ -21,14 +21,14 @@ Once it owns its configuration, a job skips it if a run of it has FINISHED meanw
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import time
 from pathlib import Path
 
 from . import record as rec
-from .store import sqlite_path
+from .store import locked, sqlite_path
+from .tracking import search_all
 
 HOST = socket.gethostname()
 GONE = "its process is gone (killed or crashed)"  # why a later launch closes a RUNNING run
@@ -78,37 +78,17 @@ def configuration_lock(uri: str, experiment_id: str, digest: str, waiting=None):
         yield
         return
     lock = path.with_name(f"{path.name}.claims") / f"{experiment_id}-{digest}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as handle:
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if waiting and not told:
-                    waiting()
-                    told = True
-                time.sleep(WAIT_S)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(lock, waiting, WAIT_S):
+        yield
 
 
 def runs_of(client, experiment_id: str, digest: str) -> list:
-    from .tracking import search_all
-
     return search_all(client, experiment_id, f"tags.`{rec.CONFIG_HASH}` = '{digest}'")
 
 
 def finished(runs) -> str | None:
     """The id of a FINISHED run recorded under the current record version, if any."""
-    done = [
-        r
-        for r in runs
-        if r.info.status == "FINISHED" and r.data.tags.get(rec.VERSION_TAG) == str(rec.VERSION)
-    ]
+    done = [r for r in runs if rec.finished_now(r)]
     return done[0].info.run_id if done else None
 
 
@@ -158,3 +138,17 @@ def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_aft
         return server_owner(client, experiment_id, digest, run_id, stale_after_min)
     owner = min(live, key=lambda r: (r.info.start_time, r.info.run_id))
     return "owner", owner.info.run_id
+
+
+def close_stale(client, experiment_id: str, stale_after_min: float) -> list[str]:
+    """Every RUNNING run of the experiment whose process is gone becomes KILLED (alive(): on
+    this host by pid and the pid's start time, from another host by the heartbeat's age);
+    returns their ids."""
+    killed = []
+    for run in search_all(client, experiment_id, "attributes.status = 'RUNNING'"):
+        if rec.PID not in run.data.tags:
+            continue  # not one of ours: no process to ask about
+        if not alive(run.data.tags, stale_after_min):  # a job's run, or a sweep's
+            close_killed(client, run, GONE)
+            killed.append(run.info.run_id)
+    return killed

@@ -150,14 +150,14 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         print(result["line"], flush=True)
         return result
     uri = store.credentials_to_env(tr.store_uri(cfg.tracking.uri))
-    client = store.open_client(uri)
+    client = store.open_client(uri, checked=cfg.tracking.experiment_id is not None)
     experiment_id = cfg.tracking.experiment_id or tr.ensure_experiment(
         client,
         cfg.tracking.experiment,
         tr.artifact_location(uri, cfg.tracking.artifact_root, cfg.tracking.experiment),
     )
     if cfg.tracking.parent_run_id is None:  # a single run; in a sweep, the sweeper did this
-        tr.mark_stale_runs_killed(client, experiment_id, cfg.tracking.stale_after_min)
+        claims.close_stale(client, experiment_id, cfg.tracking.stale_after_min)
     digest = config_hash(cfg)
 
     def waiting():
@@ -170,13 +170,13 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
             print(f"{label}: skipped, already finished as run {done}", flush=True)
             return {"outcome": "skipped", "run_id": done, "label": label}
         claims.close_dead(client, runs, cfg.tracking.stale_after_min, claims.GONE)
-        run_id = create_run(client, experiment_id, cfg, overrides, task, digest, waiting)
+        run_id = create_run(client, uri, experiment_id, cfg, overrides, task, digest, waiting)
         if run_id is None:
             return {"outcome": "skipped", "label": label}
         return train_and_record(client, experiment_id, run_id, cfg, task, label)
 
 
-def create_run(client, experiment_id: str, cfg, overrides, task, digest: str, waiting):
+def create_run(client, uri: str, experiment_id: str, cfg, overrides, task, digest: str, waiting):
     """The run that owns this configuration, created RUNNING; None if another run finished
     it meanwhile. With a server, a concurrent claim by an earlier live run is waited for."""
     m = plain(cfg.model)
@@ -196,7 +196,6 @@ def create_run(client, experiment_id: str, cfg, overrides, task, digest: str, wa
     if cfg.tracking.parent_run_id:
         tags[rec.PARENT] = cfg.tracking.parent_run_id
     name = run_label(overrides) or task.name
-    uri = store.credentials_to_env(tr.store_uri(cfg.tracking.uri))
     told = False
     while True:
         run = client.create_run(experiment_id, tags={**tags, **claims.identity()}, run_name=name)

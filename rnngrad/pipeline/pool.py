@@ -28,6 +28,7 @@ import cloudpickle
 
 from .errors import JobError, one_line
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 GRACE_S = 5.0  # after Ctrl-C, time for the workers to close their runs before SIGTERM
 KILL_AFTER_S = 10.0  # after SIGTERM, time before SIGKILL
 
@@ -57,7 +58,8 @@ def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
             for w in workers:
                 if w.task is None and pending:
                     w.task = pending.popleft()
-                    w.conn.send_bytes(cloudpickle.dumps((w.task, jobs[w.task])))
+                    with contextlib.suppress(OSError):  # it just died: its sentinel tells
+                        w.conn.send_bytes(cloudpickle.dumps((w.task, jobs[w.task])))
             busy = [w.conn for w in workers if w.task is not None]
             wait(busy + [w.process.sentinel for w in workers], timeout=1.0)
             for w in list(workers):
@@ -91,10 +93,16 @@ def start(context, blob: bytes) -> Worker:
     # Ctrl-C reaches the whole process group: a worker still starting up (importing) ignores
     # it, instead of printing a traceback; the launcher stops it. It takes Ctrl-C once ready.
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One BLAS thread per worker from the start (as loky does): the workers fill the cores,
+    # and an idle BLAS thread that spins costs them time. A value the user set is kept.
+    blas = {k: "1" for k in BLAS_THREADS if k not in os.environ}
+    os.environ.update(blas)
     try:
         process.start()
     finally:
         signal.signal(signal.SIGINT, before)
+        for key in blas:
+            del os.environ[key]
     child.close()
     return Worker(process, parent)
 

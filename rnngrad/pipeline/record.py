@@ -50,6 +50,12 @@ CONFIG = "config.yaml"
 FIGURE = "profile.png"
 
 
+def finished_now(run) -> bool:
+    """A FINISHED run recorded under the current record version: it counts as done (an older
+    one lacks what the reports need, and its configuration runs again)."""
+    return run.info.status == "FINISHED" and run.data.tags.get(VERSION_TAG) == str(VERSION)
+
+
 def model_label(name: str, activation: str | None, skip: bool | None) -> str:
     """ "attention", or the RNN variant: "rnn tanh", "rnn sigmoid + skip"."""
     if name == "attention":

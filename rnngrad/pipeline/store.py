@@ -17,6 +17,7 @@ import fcntl
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -120,21 +121,35 @@ def check_server(uri: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(path: Path):
-    """An exclusive lock on `path` (created if needed), released on exit or process death."""
+def locked(path: Path, waiting=None, every_s: float = 1.0):
+    """An exclusive lock on `path` (created if needed), released on exit or process death.
+    While another process holds it, call `waiting()` once (if given) and look again every
+    `every_s`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waiting and not told:
+                    waiting()
+                    told = True
+                time.sleep(every_s)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def open_client(uri: str):
-    """A checked MlflowClient whose store exists and is migrated (created under a lock)."""
+def open_client(uri: str, checked: bool = False):
+    """A checked MlflowClient whose store exists and is migrated (created under a lock).
+    `checked`: the launching process has just done both (a sweep's job): only connect."""
     from mlflow.tracking import MlflowClient
 
+    if checked:
+        return MlflowClient(uri)
     check(uri)
     path = sqlite_path(uri)
     lock = locked(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext()

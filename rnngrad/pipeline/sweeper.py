@@ -61,7 +61,7 @@ class TrackedSweeper(BasicSweeper):
             client = store.open_client(uri)
             location = tr.artifact_location(uri, tracking.artifact_root, tracking.experiment)
             experiment_id = tr.ensure_experiment(client, tracking.experiment, location)
-            killed = tr.mark_stale_runs_killed(client, experiment_id, tracking.stale_after_min)
+            killed = claims.close_stale(client, experiment_id, tracking.stale_after_min)
             finished = {} if tracking.rerun else tr.finished_runs(client, experiment_id)
         except Exception as err:
             fail_store(err, uri)

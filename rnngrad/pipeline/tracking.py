@@ -78,23 +78,8 @@ def finished_runs(client: MlflowClient, experiment_id: str) -> dict[str, str]:
     return {
         r.data.tags[rec.CONFIG_HASH]: r.info.run_id
         for r in runs
-        if rec.CONFIG_HASH in r.data.tags and r.data.tags.get(rec.VERSION_TAG) == str(rec.VERSION)
+        if rec.CONFIG_HASH in r.data.tags and rec.finished_now(r)
     }
-
-
-def mark_stale_runs_killed(client: MlflowClient, experiment_id: str, stale_after_min: float):
-    """RUNNING runs whose process is gone become KILLED (claims.alive: on this host by pid and
-    the pid's start time, from another host by the age of the heartbeat)."""
-    from .claims import GONE, alive, close_killed
-
-    killed = []
-    for run in search_all(client, experiment_id, "attributes.status = 'RUNNING'"):
-        if rec.PID not in run.data.tags:
-            continue  # not one of ours: no process to ask about
-        if not alive(run.data.tags, stale_after_min):  # a job's run, or a sweep's
-            close_killed(client, run, GONE)
-            killed.append(run.info.run_id)
-    return killed
 
 
 def git_commit() -> str:
