@@ -68,8 +68,8 @@ clean: ## remove caches (keeps .venv)
 
 SERVER_DIR ?= $(CURDIR)/.mlflow-server
 server: $(STAMP) ## start an MLflow server on PostgreSQL (127.0.0.1:5050; SERVER_DIR, PORT, PG_PORT)
-	$(BIN)/python -m rnngrad.pipeline.server start --dir $(SERVER_DIR) \
+	$(BIN)/python -m rnngrad.ops.server start --dir $(SERVER_DIR) \
 	    $(if $(PORT),--port $(PORT)) $(if $(PG_PORT),--pg-port $(PG_PORT))
 
 server-stop: ## stop exactly the server and database that make server started
-	$(BIN)/python -m rnngrad.pipeline.server stop --dir $(SERVER_DIR)
+	$(BIN)/python -m rnngrad.ops.server stop --dir $(SERVER_DIR)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from rnngrad.pipeline import tracking as tr
+from rnngrad.pipeline import tracking
+from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run
-from rnngrad.pipeline.schema import register
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DEFAULT = ["task.T=30", "model.hidden_size=32", "model.activation=tanh", "train.early_stop=false"]
@@ -31,15 +31,15 @@ def main(overrides: list[str], repeats: int = 5) -> None:
     register()
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        client = tr.MlflowClient(uri)
-        experiment = tr.ensure_experiment(client, "bench", Path(tmp, "art").as_uri())
+        client = tracking.MlflowClient(uri)
+        experiment = tracking.ensure_experiment(client, "bench", Path(tmp, "art").as_uri())
         parent = client.create_run(experiment, tags={"rnngrad.role": "sweep"}).info.run_id
         store = [
             f"tracking.uri={uri}",
             f"tracking.experiment_id={experiment}",
             f"tracking.parent_run_id={parent}",
             "tracking.job_total=1",
-            f"tracking.git_commit={tr.git_commit()}",
+            f"tracking.git_commit={tracking.git_commit()}",
             "tracking.progress_every_s=1e9",
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

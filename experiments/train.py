@@ -23,11 +23,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from rnngrad.pipeline.config import ConfigError, register
 from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.interrupts import exit_quietly, raise_on_sigterm
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.preflight import preflight
-from rnngrad.pipeline.schema import register
 from rnngrad.pipeline.store import StoreError, credentials_to_env, public
 from rnngrad.pipeline.tracking import DEBUG, SINGLE_RUNS
 
@@ -48,6 +48,9 @@ def main(cfg: DictConfig) -> dict:
     except Exception as err:  # a single run: one line (a sweep's summary says it for its jobs)
         if in_sweep or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
+        if isinstance(err, ConfigError):  # found where the task and model are built
+            print(f"bad configuration: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
         if isinstance(err, StoreError):
             print(f"store failure: {public(str(err))}", file=sys.stderr, flush=True)
         else:

@@ -48,7 +48,7 @@ from reports.build import cli
 from reports.load import NoRuns, load
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.job import run as run_job
-from rnngrad.pipeline.schema import register
+from rnngrad.pipeline.config import register
 
 ROOT = Path(__file__).resolve().parents[1]
 EXP = "report_test"

@@ -4,8 +4,16 @@ Imports hydra and mlflow (heavy); the engine (rnngrad.rnn, rnngrad.tasks, ...) n
 this package.
 """
 
+import importlib.util
 import logging
 import os
+
+_missing = [m for m in ("hydra", "mlflow", "threadpoolctl") if importlib.util.find_spec(m) is None]
+if _missing:
+    raise ImportError(
+        f"rnngrad.pipeline needs {', '.join(_missing)}: pip install 'rnngrad[pipeline]' "
+        "(the engine, rnngrad.tasks and rnngrad.training need NumPy alone)"
+    )
 
 # MLflow reports usage to its developers unless told not to; rnngrad does not, unless the
 # user sets MLFLOW_DISABLE_TELEMETRY=false. Set before any module here imports mlflow.

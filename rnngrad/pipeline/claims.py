@@ -120,14 +120,47 @@ def owns(run, stale_after_min: float) -> bool:
     )
 
 
+def create_owned_run(
+    client,
+    experiment_id: str,
+    digest: str,
+    tags: dict,
+    name: str,
+    *,
+    locked: bool,
+    stale_after_min: float,
+    waiting,
+) -> str | None:
+    """The run that owns configuration `digest`, created RUNNING; None if a run of it finished
+    meanwhile. Under the SQLite lock (`locked`) the new run owns it at once; with a server,
+    an earlier live run's claim wins and this one withdraws, calls `waiting()` once and waits
+    for that run to end."""
+    told = False
+    while True:
+        run = client.create_run(experiment_id, tags={**tags, **identity()}, run_name=name)
+        run_id = run.info.run_id
+        if locked:
+            return run_id
+        owner = server_owner(client, experiment_id, digest, run_id, stale_after_min)
+        if owner == run_id:
+            return run_id
+        client.delete_run(run_id)  # withdraw: another run owns or finished it
+        if owner is None:
+            return None
+        if not told:
+            waiting()
+            told = True
+        while owns(client.get_run(owner), stale_after_min):
+            time.sleep(5 * WAIT_S)
+
+
 def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_after_min: float):
-    """After creating run `run_id`: the live RUNNING run of this configuration that owns it
-    (the earliest started; ties by run id), or a FINISHED one, as ("owner"|"finished", id)."""
+    """After creating run `run_id`: the id of the live RUNNING run of this configuration that
+    owns it (the earliest started; ties by run id), or None if a run of it has FINISHED."""
     time.sleep(SETTLE_S)
     runs = runs_of(client, experiment_id, digest)
-    done = finished(runs)
-    if done:
-        return "finished", done
+    if finished(runs):
+        return None
     live = [
         r
         for r in runs
@@ -136,8 +169,7 @@ def server_owner(client, experiment_id: str, digest: str, run_id: str, stale_aft
     ]
     if not live:  # our own run is not visible yet: look again
         return server_owner(client, experiment_id, digest, run_id, stale_after_min)
-    owner = min(live, key=lambda r: (r.info.start_time, r.info.run_id))
-    return "owner", owner.info.run_id
+    return min(live, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
 
 
 def close_stale(client, experiment_id: str, stale_after_min: float) -> list[str]:

@@ -19,7 +19,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
-from .schema import ConfigError
+from .config import ConfigError
 
 
 class JobError(Exception):

@@ -1,8 +1,10 @@
 """Check the command line before Hydra starts: a bad key, type or option fails in one line.
 
 Hydra would report these itself, over several lines and without saying what is allowed.
-This composes the config once with Hydra's compose API (the sweep values are checked job by
-job by the sweeper, and a single run's values are validated here in full), then hands over.
+This parses the overrides and composes the config once with Hydra's compose API (a key or
+type the schema does not have fails here), then hands over. The values themselves are
+checked where they are built, once: job by job by the sweeper, or by a single run's job
+(rnngrad.pipeline.config.build).
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import open_dict
 
 from .errors import one_line
-from .schema import validate
 
 PASS_THROUGH = (
     "--help",
@@ -47,11 +47,7 @@ def preflight(conf_dir: Path, argv: list[str]) -> None:
         if not multirun and len(fixed) < len(overrides):
             raise ValueError("a sweep (a,b or range) needs -m/--multirun")
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-            cfg = compose("config", overrides=fixed)
-        if not multirun:
-            with open_dict(cfg):
-                cfg.pop("hydra", None)
-            validate(cfg)
+            compose("config", overrides=fixed)
     except Exception as err:
         print(f"bad configuration: {one_line(err)}", file=sys.stderr, flush=True)
         sys.exit(2)

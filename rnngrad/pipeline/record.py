@@ -8,7 +8,7 @@ not counted as finished) and is listed, not analysed, by the reports.
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3  # 3: a config holds only the keys of its task and its model
 
 # -- tags ------------------------------------------------------------------------------------
 VERSION_TAG = "rnngrad.record_version"
@@ -18,7 +18,7 @@ STEPS_DONE = "rnngrad.steps_done"
 DIVERGED_AT = "rnngrad.diverged_at"
 ERROR = "rnngrad.error"
 TASK = "rnngrad.task"
-MODEL = "rnngrad.model"  # the model as one label: model_label()
+MODEL = "rnngrad.model"  # the model as one label: its `label` ("rnn tanh + skip", "attention")
 METRIC = "rnngrad.metric"  # the task's primary metric (a key of its metrics)
 HIGHER_IS_BETTER = "rnngrad.higher_is_better"  # "true" or "false"
 SWEPT = "rnngrad.swept"  # the config keys the run's sweep varied, comma-separated
@@ -41,6 +41,7 @@ PROFILE_SUMMARY = ("decay_factor", "log10_ratio", "fall_1e6", "fall_1e16")
 STATE = ("saturation", "state_norm_last")
 CHECK = ("selfcheck_rel_err", "selfcheck_bound_ratio", "selfcheck_ok")
 WALL_TIME = "wall_time_s"
+SHOWN = ("valid_accuracy", "valid_error", "valid_mse", "valid_bpc")  # in a job's closing line
 
 # -- artifacts -------------------------------------------------------------------------------
 HISTORY = "history.csv"  # one row per evaluation, one column per scalar
@@ -54,10 +55,3 @@ def finished_now(run) -> bool:
     """A FINISHED run recorded under the current record version: it counts as done (an older
     one lacks what the reports need, and its configuration runs again)."""
     return run.info.status == "FINISHED" and run.data.tags.get(VERSION_TAG) == str(VERSION)
-
-
-def model_label(name: str, activation: str | None, skip: bool | None) -> str:
-    """ "attention", or the RNN variant: "rnn tanh", "rnn sigmoid + skip"."""
-    if name == "attention":
-        return "attention"
-    return f"rnn {activation}" + (" + skip" if skip else "")

@@ -22,31 +22,59 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
-import time
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
-from . import claims, interrupts, store
-from . import record as rec
-from . import tracking as tr
+from . import claims, interrupts, store, tracking
+from .config import Plan, build, config_hash, flatten, plain
 from .errors import one_line
-from .job import run_label
-from .schema import config_hash, flatten, plain, validate
+from .labels import run_label
+from .sweep_record import Sweep, fail_store, open_parent_run
 
 
 class TrackedSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]):
         jobs = self.expand(arguments)
-        configs = [self.compose(job) for job in jobs]
-        tracking = configs[0].tracking
+        plans = [self.compose(job) for job in jobs]
+        conf = plans[0].cfg.tracking
         print(f"sweep: {len(jobs)} configurations", flush=True)
-        if not tracking.enabled:
+        if not conf.enabled:
             return self.launch_and_summarise(jobs, jobs, [], None)
-        uri = store.credentials_to_env(tr.store_uri(tracking.uri))
+        uri = store.credentials_to_env(tracking.store_uri(conf.uri))
+        self.refuse_sqlite_on_slurm(uri)
+        interrupts.raise_on_sigterm()
+        client, experiment_id, finished = open_experiment(uri, conf)
+        todo, skipped, hashes = [], [], []
+        for job, plan in sorted(zip(jobs, plans, strict=True), key=lambda jp: -work(jp[1])):
+            digest = config_hash(plan.cfg)
+            done = finished.get(digest)
+            if done:
+                skipped.append(job)
+                print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
+            else:
+                todo.append(job)
+                hashes.append(digest)
+        swept = ",".join(swept_keys([plan.cfg for plan in plans]))
+        parent = open_parent_run(client, experiment_id, uri, arguments, swept)
+        extra = [
+            f"tracking.uri={uri}",
+            f"tracking.experiment_id={experiment_id}",
+            f"tracking.parent_run_id={parent}",
+            f"tracking.job_total={len(todo)}",
+            f"tracking.swept='{swept}'",  # quoted: the commas are not a sweep
+        ]
+        print(
+            f"sweep: {len(todo)} to run, {len(skipped)} already finished; "
+            f"experiment '{conf.experiment}' in {store.public(uri)}",
+            flush=True,
+        )
+        sweep = Sweep(client, experiment_id, parent, hashes)
+        return self.launch_and_summarise([[*job, *extra] for job in todo], todo, skipped, sweep)
+
+    def refuse_sqlite_on_slurm(self, uri: str) -> None:
         launcher = str(self.config.hydra.launcher.get("_target_", ""))
         if "Slurm" in launcher and not uri.startswith(("http://", "https://")):
             fail(
@@ -56,54 +84,6 @@ class TrackedSweeper(BasicSweeper):
                     "never sit on a shared filesystem"
                 )
             )
-        interrupts.raise_on_sigterm()
-        try:
-            client = store.open_client(uri)
-            location = tr.artifact_location(uri, tracking.artifact_root, tracking.experiment)
-            experiment_id = tr.ensure_experiment(client, tracking.experiment, location)
-            killed = claims.close_stale(client, experiment_id, tracking.stale_after_min)
-            finished = {} if tracking.rerun else tr.finished_runs(client, experiment_id)
-        except Exception as err:
-            fail_store(err, uri)
-        if killed:
-            print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
-        todo, skipped, hashes = [], [], {}
-        for job, cfg in sorted(zip(jobs, configs, strict=True), key=lambda jc: -work(jc[1])):
-            hashes[tuple(job)] = config_hash(cfg)
-            done = finished.get(hashes[tuple(job)])
-            (skipped if done else todo).append(job)
-            if done:
-                print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
-        swept = ",".join(swept_keys(configs))
-        try:  # the store may be full, or gone since it was checked
-            parent = client.create_run(
-                experiment_id,
-                run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
-                tags={
-                    rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
-                    rec.ROLE: "sweep",
-                    rec.GIT_COMMIT: tr.git_commit(),
-                    rec.SWEPT: swept,
-                    **claims.identity(),
-                },
-            ).info.run_id
-        except Exception as err:
-            fail_store(err, uri)
-        extra = [
-            f"tracking.uri={uri}",
-            f"tracking.experiment_id={experiment_id}",
-            f"tracking.parent_run_id={parent}",
-            f"tracking.job_total={len(todo)}",
-            f"tracking.swept='{swept}'",  # quoted: the commas are not a sweep
-        ]
-        launched = [[*job, *extra] for job in todo]
-        print(
-            f"sweep: {len(todo)} to run, {len(skipped)} already finished; "
-            f"experiment '{tracking.experiment}' in {store.public(uri)}",
-            flush=True,
-        )
-        sweep = Sweep(client, experiment_id, parent, [hashes[tuple(j)] for j in todo])
-        return self.launch_and_summarise(launched, todo, skipped, sweep)
 
     def expand(self, arguments: list[str]) -> list[list[str]]:
         """Every job's overrides: the config's sweep grid, then the command line's."""
@@ -115,15 +95,15 @@ class TrackedSweeper(BasicSweeper):
         except Exception as err:
             fail(err)
 
-    def compose(self, job: list[str]):
+    def compose(self, job: list[str]) -> Plan:
+        """The job's config, built (and so validated) in full; a bad value ends the sweep."""
         try:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             with open_dict(cfg):
                 del cfg["hydra"]
-            validate(cfg)
+            return build(cfg)
         except Exception as err:
             fail(err, job)
-        return cfg
 
     def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
         results = []
@@ -145,7 +125,7 @@ class TrackedSweeper(BasicSweeper):
                 if r.status == JobStatus.FAILED and isinstance(r._return_value, Exception):
                     causes[digest] = one_line(r._return_value)
             problem = sweep.attempt(sweep.close_orphans, causes)
-        counts = summarise(results, todo, len(skipped))
+        counts = count_outcomes(results, todo, len(skipped))
         if sweep and problem is None:
             problem = sweep.attempt(sweep.finish, counts)
         if problem is not None:  # the store broke during the sweep (a full disk, say)
@@ -161,77 +141,20 @@ class TrackedSweeper(BasicSweeper):
         return [results]
 
 
-class Sweep:
-    """The sweep's record in the store: its parent run, and its jobs' runs by config hash."""
-
-    def __init__(self, client, experiment_id: str, parent: str, hashes: list[str]) -> None:
-        self.client, self.experiment_id = client, experiment_id
-        self.parent, self.hashes = parent, hashes
-
-    def running(self) -> list:
-        return tr.search_all(
-            self.client,
-            self.experiment_id,
-            f"tags.`{rec.PARENT}` = '{self.parent}' and attributes.status = 'RUNNING'",
-        )
-
-    @staticmethod
-    def attempt(step, *args) -> str | None:
-        """Run one closing step; what went wrong, in one line, if the store failed."""
-        try:
-            step(*args)
-        except Exception as err:
-            return store.public(one_line(err))
-        return None
-
-    def close_orphans(self, causes: dict[str, str]) -> None:
-        """Runs of this sweep left RUNNING once the launcher has returned: their job was
-        killed (a worker's SIGKILL, a scheduler's time limit, the out-of-memory killer)
-        before it could close them. The cause the launcher saw is kept, else a general one;
-        an error the run recorded itself is never overwritten."""
-        for run in self.running():
-            cause = causes.get(run.data.tags.get(rec.CONFIG_HASH, "")) or ORPHANED
-            claims.close_killed(self.client, run, cause)
-            print(f"KILLED {run.info.run_name}: {cause}", flush=True)
-
-    @contextlib.contextmanager
-    def heartbeat(self, every_s: float = 60.0):
-        """Keep the sweep's run's heartbeat fresh while its jobs run, so that a launch on
-        another host never takes a live sweep for a dead one."""
-        done = threading.Event()
-
-        def beat():
-            while not done.wait(every_s):
-                with contextlib.suppress(Exception):  # a store hiccup: try again later
-                    self.client.set_tag(self.parent, rec.HEARTBEAT, f"{time.time():.0f}")
-
-        thread = threading.Thread(target=beat, name="rnngrad-sweep-heartbeat", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-
-    def close_interrupted(self, cause: str) -> None:
-        """After Ctrl-C, SIGTERM or a launcher failure: the workers have closed their runs;
-        close whatever they could not, and the parent run, with the cause. Best effort: the
-        store may be what failed. A further Ctrl-C waits until this is done."""
-        with interrupts.deferred():
-            try:
-                for run in self.running():
-                    claims.close_killed(self.client, run, cause)
-                claims.close_killed(self.client, self.client.get_run(self.parent), cause)
-            except Exception as err:  # the interruption is what the user must see
-                print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
-
-    def finish(self, counts: dict[str, int]) -> None:
-        for key, value in counts.items():
-            self.client.set_tag(self.parent, f"rnngrad.jobs_{key}", value)
-        failed = counts["failed"]
-        self.client.set_terminated(self.parent, status="FAILED" if failed else "FINISHED")
-
-
-ORPHANED = "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)"
+def open_experiment(uri: str, conf) -> tuple:
+    """(client, experiment id, {config hash: id of its FINISHED run}), with the RUNNING runs
+    of dead processes closed; a store that cannot be used ends the sweep in one line."""
+    try:
+        client = store.open_client(uri)
+        location = tracking.artifact_location(uri, conf.artifact_root, conf.experiment)
+        experiment_id = tracking.ensure_experiment(client, conf.experiment, location)
+        killed = claims.close_stale(client, experiment_id, conf.stale_after_min)
+        finished = {} if conf.rerun else tracking.finished_runs(client, experiment_id)
+    except Exception as err:
+        fail_store(err, uri)
+    if killed:
+        print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
+    return client, experiment_id, finished
 
 
 def swept_keys(configs) -> list[str]:
@@ -246,14 +169,14 @@ def swept_keys(configs) -> list[str]:
     return sorted(k for k, v in values.items() if len(v) > 1)
 
 
-def work(cfg) -> float:
-    """A job's expected cost, T·H²·steps, to launch the longest first: with a few workers, a
-    long job started last would leave the others idle at the end of the sweep."""
-    steps = cfg.task.T or 64 + (cfg.task.delay or 0)
-    return float(steps) * cfg.model.hidden_size**2 * cfg.train.steps
+def work(plan: Plan) -> float:
+    """A job's expected cost, T·H²·steps (T the sequence's length), to launch the longest
+    first: with a few workers, a long job started last would leave the others idle at the
+    end of the sweep."""
+    return float(plan.task.seq_len) * plan.model.hidden_size**2 * plan.settings.steps
 
 
-def summarise(results, todo, skipped: int) -> dict[str, int]:
+def count_outcomes(results, todo, skipped: int) -> dict[str, int]:
     counts = {"finished": 0, "solved": 0, "diverged": 0, "skipped": skipped, "failed": 0}
     unchecked = []
     for job, r in zip(todo, results, strict=True):
@@ -275,13 +198,6 @@ def summarise(results, todo, skipped: int) -> dict[str, int]:
         )
     counts["selfcheck_failed"] = len(unchecked)
     return counts
-
-
-def fail_store(err: BaseException, uri: str) -> None:
-    """The store cannot be used: one line on stderr, exit status 1, nothing written."""
-    what = str(err) if isinstance(err, store.StoreError) else f"{uri}: {one_line(err)}"
-    print(f"store failure: {store.public(what)}", file=sys.stderr, flush=True)
-    sys.exit(1)
 
 
 def fail(err: BaseException, job: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 Everything lives under one private folder: munged with its own socket and key, slurmctld
 and slurmd with their own config, ports, state and PID files, and the project's own
-`rnngrad.pipeline.server` (PostgreSQL + MLflow) on free ports. Nothing it did not start is
+`rnngrad.ops.server` (PostgreSQL + MLflow) on free ports. Nothing it did not start is
 touched, and `stop()` tears down by PID file, whatever state the start reached.
 Installs the Debian packages it needs when they are missing (slurm-wlm, munge, postgresql).
 `Server` alone is the PostgreSQL-backed MLflow server, without SLURM.
@@ -82,7 +82,7 @@ class Server:
         return [
             sys.executable,
             "-m",
-            "rnngrad.pipeline.server",
+            "rnngrad.ops.server",
             action,
             "--dir",
             str(self.dir),

@@ -1,7 +1,7 @@
 """An MLflow tracking server on PostgreSQL, for sweeps that outgrow one machine's SQLite.
 
-    python -m rnngrad.pipeline.server start [--dir DIR] [--port 5050] [--pg-port 5433]
-    python -m rnngrad.pipeline.server stop  [--dir DIR]
+    python -m rnngrad.ops.server start [--dir DIR] [--port 5050] [--pg-port 5433]
+    python -m rnngrad.ops.server stop  [--dir DIR]
     make server / make server-stop
 
 start: a PostgreSQL cluster in DIR/pgdata (created on first use with initdb; listening on
@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .tracking import PROJECT_ROOT
+from ..pipeline.tracking import PROJECT_ROOT
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_DIR = PROJECT_ROOT / ".mlflow-server"

@@ -1,0 +1,210 @@
+"""The configuration: its schema, generated from the engine, and its one validation.
+
+Every default is written once, where the value is used:
+
+- a task's parameters: its class's constructor (rnngrad/tasks/), e.g. TemporalOrder(T=10);
+- a model's parameters: its class's constructor (rnngrad/rnn.py, rnngrad/attention.py), except
+  hidden_size, which the engine requires and the pipeline sets (HIDDEN_SIZE);
+- optim and train: the fields of rnngrad.training.Settings (optim: OPTIM_KEYS; train: the
+  rest, plus crash_at_step, a debugging aid of the pipeline's);
+- tracking: TrackingConf below.
+
+Hydra's ConfigStore gets one schema per task and per model (the options `task=<name>` and
+`model=<name>`), so a key that does not apply to the chosen one (task.T for digits,
+model.activation for attention) fails when Hydra composes, with the keys that do apply.
+`build` then builds the task, the model and the training settings once: the engine checks
+its own arguments, and a bad one comes back as ConfigError naming the config key. The Plan it
+returns is what a job runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import inspect
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from ..attention import Attention
+from ..checks import BadValue
+from ..model import Model
+from ..rnn import RNN
+from ..tasks import TASKS, Task
+from ..training import Settings
+
+MODELS: dict[str, type] = {"rnn": RNN, "attention": Attention}
+NOT_CONFIGURED = ("input_size", "output_size", "seed")  # from the task, and train.seed
+HIDDEN_SIZE = 32  # the one default the engine leaves to its caller
+OPTIM_KEYS = ("lr", "clip", "batch_size")
+
+
+def schema_of(name: str, cls: type, skip: tuple[str, ...] = ()) -> type:
+    """A dataclass with `name` and every constructor parameter of `cls` (but `skip`), typed
+    and defaulted as the constructor is."""
+    hints = typing.get_type_hints(cls.__init__)
+    fields: list[tuple] = [("name", str, field(default=name))]
+    for param in inspect.signature(cls).parameters.values():
+        if param.name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = HIDDEN_SIZE if param.name == "hidden_size" else param.default
+        fields.append((param.name, plain_type(hints[param.name]), field(default=default)))
+    return dataclasses.make_dataclass(f"{cls.__name__}Conf", fields)
+
+
+def settings_schema(name: str, keys, extra: tuple = ()) -> type:
+    """A dataclass of the Settings fields in `keys`, typed and defaulted as Settings is."""
+    hints = typing.get_type_hints(Settings)
+    fields = [(f.name, plain_type(hints[f.name]), field(default=f.default)) for f in keys]
+    return dataclasses.make_dataclass(name, [*fields, *extra])
+
+
+def plain_type(hint):
+    """`float | None` as typing.Optional[float], which OmegaConf understands."""
+    if isinstance(hint, types.UnionType):
+        return typing.Union[hint.__args__]  # noqa: UP007
+    return hint
+
+
+SETTINGS = dataclasses.fields(Settings)
+OptimConf = settings_schema("OptimConf", [f for f in SETTINGS if f.name in OPTIM_KEYS])
+TrainConf = settings_schema(
+    "TrainConf",
+    [f for f in SETTINGS if f.name not in OPTIM_KEYS],
+    # a debugging aid: raise at the first evaluation at or after this step (the failure path)
+    extra=(("crash_at_step", plain_type(int | None), field(default=None)),),
+)
+
+
+@dataclass
+class TrackingConf:
+    enabled: bool = True
+    uri: str | None = None  # null: $MLFLOW_TRACKING_URI, else SQLite in the project root
+    artifact_root: str | None = None  # null: <project>/mlartifacts for the SQLite store
+    experiment: str = "rnngrad"
+    rerun: bool = False  # run again configurations that already finished
+    stale_after_min: float = 30.0  # a RUNNING run silent this long on another host is dead
+    progress_every_s: float = 10.0  # at most one progress line per job this often
+    # set by the sweeper for each job; not part of a run's identity
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    job_total: int | None = None
+    git_commit: str | None = None
+    swept: str | None = None  # the config keys the sweep varies, comma-separated
+
+
+@dataclass
+class Config:
+    task: Any = MISSING  # one of TASKS' schemas
+    model: Any = MISSING  # one of MODELS' schemas
+    optim: Any = field(default_factory=OptimConf)
+    train: Any = field(default_factory=TrainConf)
+    tracking: TrackingConf = field(default_factory=TrackingConf)
+
+
+def register() -> None:
+    """Put the schemas in Hydra's ConfigStore (conf/config.yaml starts from `schema`)."""
+    store = ConfigStore.instance()
+    store.store(name="schema", node=Config)
+    for name, cls in TASKS.items():
+        store.store(group="task", name=name, node=schema_of(name, cls))
+    for name, cls in MODELS.items():
+        store.store(group="model", name=name, node=schema_of(name, cls, NOT_CONFIGURED))
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed: key, value, what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        super().__init__(f"{key}={value}: {allowed}")
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+@dataclass
+class Plan:
+    """A validated configuration and what it builds: the task, the model, the settings."""
+
+    cfg: DictConfig
+    task: Task
+    model: Model
+    settings: Settings
+
+
+def build(cfg: DictConfig) -> Plan:
+    """Build the task, the model and the settings of `cfg`, or raise ConfigError for the first
+    value no run could use."""
+    unknown_keys(cfg)
+    if not str(cfg.tracking.experiment).strip():
+        raise ConfigError("tracking.experiment", "''", "expected a non-empty name")
+    task_params, model_params = parameters(cfg.task), parameters(cfg.model)
+    train = {k: v for k, v in plain(cfg.train).items() if k != "crash_at_step"}
+    with config_keys("task"):
+        task = TASKS[cfg.task.name](**task_params)
+    with config_keys(lambda key: "optim" if key in OPTIM_KEYS else "train"):
+        settings = Settings(**plain(cfg.optim), **train)
+    with config_keys("model"):
+        model = MODELS[cfg.model.name](
+            task.input_size, output_size=task.output_size, seed=settings.seed, **model_params
+        )
+    return Plan(cfg, task, model, settings)
+
+
+def parameters(node: DictConfig) -> dict:
+    """A task's or model's constructor arguments: its config without `name`."""
+    return {k: v for k, v in plain(node).items() if k != "name"}
+
+
+@contextlib.contextmanager
+def config_keys(group):
+    """Turn the engine's BadValue into ConfigError naming the config key, group.param
+    (`group` a name, or a function of the parameter's name)."""
+    try:
+        yield
+    except BadValue as err:
+        where = group(err.name) if callable(group) else group
+        raise ConfigError(f"{where}.{err.name}", err.value, err.allowed) from None
+
+
+def unknown_keys(cfg, prefix: str = "") -> None:
+    """Raise ConfigError for a key the schema does not have (a `+group.key=value` adds one
+    that Hydra accepts and no code would read)."""
+    schema = OmegaConf.get_type(cfg)
+    if not dataclasses.is_dataclass(schema):
+        return
+    names = [f.name for f in dataclasses.fields(schema)]
+    for key in cfg:
+        if key not in names:
+            allowed = ", ".join(names)
+            raise ConfigError(f"{prefix}{key}", cfg[key], f"unknown key; allowed keys: {allowed}")
+        if isinstance(cfg[key], DictConfig):
+            unknown_keys(cfg[key], f"{prefix}{key}.")
+
+
+def plain(cfg: DictConfig) -> dict:
+    """The resolved config as plain Python values."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A stable hash of what defines a run: the resolved config without `tracking`."""
+    defining = {k: v for k, v in plain(cfg).items() if k != "tracking"}
+    text = json.dumps(defining, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,111 @@
+"""The sweep's record in the store: its own (parent) run, under which its jobs' runs nest,
+and how that record is kept and closed while and after the jobs run."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+from . import claims, interrupts, store, tracking
+from . import record as rec
+from .errors import one_line
+
+
+def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str) -> str:
+    """The sweep's own run, under which its jobs' runs nest."""
+    try:  # the store may be full, or gone since it was checked
+        return client.create_run(
+            experiment_id,
+            run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            tags={
+                rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
+                rec.ROLE: "sweep",
+                rec.GIT_COMMIT: tracking.git_commit(),
+                rec.SWEPT: swept,
+                **claims.identity(),
+            },
+        ).info.run_id
+    except Exception as err:
+        fail_store(err, uri)
+
+
+class Sweep:
+    """The sweep's record in the store: its parent run, and its jobs' runs by config hash."""
+
+    def __init__(self, client, experiment_id: str, parent: str, hashes: list[str]) -> None:
+        self.client, self.experiment_id = client, experiment_id
+        self.parent, self.hashes = parent, hashes
+
+    def running(self) -> list:
+        return tracking.search_all(
+            self.client,
+            self.experiment_id,
+            f"tags.`{rec.PARENT}` = '{self.parent}' and attributes.status = 'RUNNING'",
+        )
+
+    @staticmethod
+    def attempt(step, *args) -> str | None:
+        """Run one closing step; what went wrong, in one line, if the store failed."""
+        try:
+            step(*args)
+        except Exception as err:
+            return store.public(one_line(err))
+        return None
+
+    def close_orphans(self, causes: dict[str, str]) -> None:
+        """Runs of this sweep left RUNNING once the launcher has returned: their job was
+        killed (a worker's SIGKILL, a scheduler's time limit, the out-of-memory killer)
+        before it could close them. The cause the launcher saw is kept, else a general one;
+        an error the run recorded itself is never overwritten."""
+        for run in self.running():
+            cause = causes.get(run.data.tags.get(rec.CONFIG_HASH, "")) or ORPHANED
+            claims.close_killed(self.client, run, cause)
+            print(f"KILLED {run.info.run_name}: {cause}", flush=True)
+
+    @contextlib.contextmanager
+    def heartbeat(self, every_s: float = 60.0):
+        """Keep the sweep's run's heartbeat fresh while its jobs run, so that a launch on
+        another host never takes a live sweep for a dead one."""
+        done = threading.Event()
+
+        def beat():
+            while not done.wait(every_s):
+                with contextlib.suppress(Exception):  # a store hiccup: try again later
+                    self.client.set_tag(self.parent, rec.HEARTBEAT, f"{time.time():.0f}")
+
+        thread = threading.Thread(target=beat, name="rnngrad-sweep-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+
+    def close_interrupted(self, cause: str) -> None:
+        """After Ctrl-C, SIGTERM or a launcher failure: the workers have closed their runs;
+        close whatever they could not, and the parent run, with the cause. Best effort: the
+        store may be what failed. A further Ctrl-C waits until this is done."""
+        with interrupts.deferred():
+            try:
+                for run in self.running():
+                    claims.close_killed(self.client, run, cause)
+                claims.close_killed(self.client, self.client.get_run(self.parent), cause)
+            except Exception as err:  # the interruption is what the user must see
+                print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
+
+    def finish(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.client.set_tag(self.parent, f"rnngrad.jobs_{key}", value)
+        failed = counts["failed"]
+        self.client.set_terminated(self.parent, status="FAILED" if failed else "FINISHED")
+
+
+ORPHANED = "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)"
+
+
+def fail_store(err: BaseException, uri: str) -> None:
+    """The store cannot be used: one line on stderr, exit status 1, nothing written."""
+    what = str(err) if isinstance(err, store.StoreError) else f"{uri}: {one_line(err)}"
+    print(f"store failure: {store.public(what)}", file=sys.stderr, flush=True)
+    sys.exit(1)
