@@ -1,5 +1,5 @@
 """Single-layer causal self-attention, with the same API shape as the RNN, and its backward
-pass derived by hand (docs/derivations.md §9, after note 000 part 6).
+pass derived by hand (docs/derivations.md §9).
 
 For positions t = 1..T of one sequence, d = model size:
 
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
-from .functional import cross_entropy, norms, squared_error
+from . import checks, reference, selfcheck
+from .functional import input_weight_grad, loss_and_grad, norms
+from .init import attention_params, generator
+from .profile import Probe
 
 PARAM_NAMES = ("W_e", "W_q", "W_k", "W_v", "W_u", "c")
 
@@ -116,13 +118,8 @@ def backward(params, trace: AttentionTrace, ds: np.ndarray):
     for name, dproj, src in (("W_q", dq, trace.e), ("W_k", dk, trace.e), ("W_v", dv, trace.e)):
         grads[name] = np.einsum("btd,bte->de", dproj, src)
     de = dq @ params["W_q"] + dk @ params["W_k"] + dv @ params["W_v"]  # (B, T, d)
-    x = trace.inputs
-    if x.ndim == 2:
-        onehot = np.zeros((params["W_e"].shape[1], x.size), dtype=de.dtype)
-        onehot[x.T.ravel(), np.arange(x.size)] = 1.0
-        grads["W_e"] = (onehot @ de.reshape(-1, size)).T
-    else:
-        grads["W_e"] = de.reshape(-1, size).T @ x.transpose(1, 0, 2).reshape(-1, x.shape[-1])
+    x = trace.inputs.swapaxes(0, 1)  # batch-major, like de
+    grads["W_e"] = input_weight_grad(x, de, params["W_e"].shape[1])
     return {name: grads[name] for name in PARAM_NAMES}, de
 
 
@@ -136,10 +133,12 @@ def exact_dominant_entry(dscore: np.ndarray, alpha: np.ndarray) -> None:
 
 
 class Attention:
-    """Causal self-attention with the RNN's API: Attention(input_size, hidden_size (= d),
-    output_size, seed, dtype); params {W_e (d, D), W_q, W_k, W_v (d, d), W_u (C, d), c (C,)};
-    loss_and_grads -> loss, grads, dx_norms, scores. Initialisation: W_e ~ N(0, 1/D), W_q,
-    W_k, W_v ~ N(0, 1/d), W_u ~ N(0, 1/d), c = 0."""
+    """Causal self-attention with the RNN's API (rnngrad.model.Model): Attention(input_size,
+    hidden_size (= d), output_size, seed, dtype); params {W_e (d, D), W_q, W_k, W_v (d, d),
+    W_u (C, d), c (C,)}, drawn by rnngrad.init.attention_params; loss_and_grads -> loss,
+    grads, dx_norms, scores."""
+
+    label = "attention"
 
     def __init__(
         self,
@@ -153,14 +152,15 @@ class Attention:
         self.hidden_size = checks.positive_int("hidden_size", hidden_size)
         self.output_size = checks.positive_int("output_size", output_size)
         self.dtype = str(checks.choice("dtype", dtype, checks.DTYPES))
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        d, size_in, c = self.hidden_size, self.input_size, self.output_size
-        params = {"W_e": rng.standard_normal((d, size_in)) / np.sqrt(size_in)}
-        for name in ("W_q", "W_k", "W_v"):
-            params[name] = rng.standard_normal((d, d)) / np.sqrt(d)
-        params["W_u"] = rng.standard_normal((c, d)) / np.sqrt(d)
-        params["c"] = np.zeros(c)
-        self.params = {k: v.astype(self.dtype) for k, v in params.items()}
+        self.params = attention_params(
+            self.input_size, self.hidden_size, self.output_size, generator(seed), self.dtype
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Attention(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"output_size={self.output_size}, dtype={self.dtype!r})"
+        )
 
     def _checked_params(self) -> dict[str, np.ndarray]:
         d, size_in, c = self.hidden_size, self.input_size, self.output_size
@@ -190,19 +190,38 @@ class Attention:
         per_example: bool = False,
     ) -> AttentionLossAndGrads:
         params, x, y = self.check_batch(inputs, targets, loss, loss_at)
+        return self._pass(params, x, y, loss, loss_at, per_example)[0]
+
+    def _pass(self, params, x, y, loss: str, loss_at: str, per_example: bool):
+        """loss_and_grads on a checked batch; also the forward pass's AttentionTrace."""
         trace = forward(params, x)
         s = output_scores(params, trace, loss_at)
-        total, ds = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+        total, ds = loss_and_grad(s, y, loss)
         grads, de = backward(params, trace, ds)
         batch = x.shape[1]
         for g in grads.values():
             g /= batch
         dx_norms = norms(de).mean(axis=0, dtype=np.float64)  # (T,)
         kept = de.transpose(1, 0, 2).copy() if per_example else None  # time-major, like the RNN
-        return AttentionLossAndGrads(total / batch, grads, dx_norms, s, kept)
+        return AttentionLossAndGrads(total / batch, grads, dx_norms, s, kept), trace
 
     def scores(self, inputs, loss_at: str = "all") -> np.ndarray:
         checks.choice("loss_at", loss_at, checks.LOSS_AT)
         x = checks.batch_inputs(inputs, self.input_size, self.dtype)
         params = self._checked_params()
         return output_scores(params, forward(params, x), loss_at)
+
+    def diagnostics(self) -> dict[str, float]:
+        """Nothing: no recurrent matrix, no per-step bound."""
+        return {}
+
+    def probe(self, inputs, targets, loss: str, loss_at: str) -> Probe:
+        """Profiles and self-check of one batch (rnngrad.profile), over the input embeddings
+        e_t; the reference runs on this pass's own projections q, k, v."""
+        params, x, y = self.check_batch(inputs, targets, loss, loss_at)
+        out, trace = self._pass(params, x, y, loss, loss_at, per_example=True)
+        long = out.de  # ∂ℓ_T/∂e_t: the same pass with the last step's loss alone
+        if loss_at == "all":
+            long = self._pass(params, x, y[-1], loss, "last", per_example=True)[0].de
+        ref = reference.attention_reference(params, x, y, loss, loss_at, trace.q, trace.k, trace.v)
+        return Probe.of_attention(ref, selfcheck.check_attention(out.de, long, ref, self.dtype))

@@ -2,7 +2,9 @@
 
 Every failure is a ValueError that names the argument, what was expected and what was
 given, so that no bare NumPy error (an IndexError from a bad id, a matmul shape mismatch)
-ever escapes the API.
+ever escapes the API. A bad constructor or setting argument (of a model, a task, the
+training Settings) is a BadValue, which also carries the parameter's name, the value and
+what is allowed, so that a caller can attribute it without reading the message.
 """
 
 from __future__ import annotations
@@ -17,25 +19,52 @@ LOSS_AT = ("all", "last")
 DTYPES = ("float64", "float32")
 
 
+class BadValue(ValueError):
+    """A parameter's value is not allowed: str(err) is "<name>: <allowed>; got <value!r>"."""
+
+    def __init__(self, name: str, value: object, allowed: str) -> None:
+        super().__init__(f"{name}: {allowed}; got {value!r}")
+        self.name, self.value, self.allowed = name, value, allowed
+
+
+def integer_at_least(name: str, value: object, minimum: int, why: str = "") -> int:
+    """An integer parameter >= `minimum` (bool is not one); `why` explains the bound."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        because = f" ({why})" if why else ""
+        raise BadValue(name, value, f"expected an integer >= {minimum}{because}")
+    return int(value)
+
+
 def choice(name: str, value: object, allowed: Collection[str]) -> str:
     """Return `value` if it is one of `allowed`, else raise naming `name`."""
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise BadValue(name, value, f"expected one of {', '.join(map(repr, allowed))}")
     return value
 
 
 def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
-    return int(value)
+    return integer_at_least(name, value, 1)
 
 
 def positive_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ValueError(f"{name}: expected a positive number; got {value!r}")
+        raise BadValue(name, value, "expected a positive number")
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive finite number; got {value!r}")
+        raise BadValue(name, value, "expected a positive finite number")
     return float(value)
+
+
+def fraction(name: str, value: object) -> float:
+    """A number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < 1:
+        raise BadValue(name, value, "expected a number in (0, 1)")
+    return float(value)
+
+
+def boolean(name: str, value: object) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise BadValue(name, value, "expected True or False")
+    return bool(value)
 
 
 def as_array(name: str, value: object) -> np.ndarray:

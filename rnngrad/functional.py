@@ -1,5 +1,6 @@
-"""The element-wise pieces of the model: activations, their derivatives, the two losses,
-and Euclidean norms that neither underflow nor overflow.
+"""The element-wise pieces of the models: activations, their derivatives, the two losses,
+the input weights' gradient for one-hot inputs, and Euclidean norms that neither underflow
+nor overflow.
 
 Shapes: `s` are output scores (..., C); `y` class ids (...) or real targets (..., C).
 All functions are pure and work in the dtype they are given.
@@ -89,6 +90,23 @@ def squared_error(s: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     loss = float(np.vdot(diff, diff))
     diff *= 2.0
     return loss, diff
+
+
+def loss_and_grad(s: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+    """Σℓ and ∂(Σℓ)/∂s for `loss` "cross_entropy" (class ids y) or "mse" (real targets y)."""
+    return (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+
+
+def input_weight_grad(x: np.ndarray, d: np.ndarray, input_size: int) -> np.ndarray:
+    """∂/∂W_e = Σ_n d_n x_nᵀ (n, D), summed over the positions n of d (..., n) and of its
+    inputs x: floats (..., D), or ids (...) of one-hot inputs x_n = e_{x[n]}, whose column
+    x[n] then collects d_n."""
+    rows = d.reshape(-1, d.shape[-1])
+    if x.ndim == d.ndim:
+        return rows.T @ x.reshape(-1, input_size)
+    onehot = np.zeros((input_size, x.size), dtype=d.dtype)  # (D, N)
+    onehot[x.ravel(), np.arange(x.size)] = 1.0
+    return (onehot @ rows).T
 
 
 def norms(v: np.ndarray) -> np.ndarray:

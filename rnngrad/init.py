@@ -1,6 +1,6 @@
-"""Initial parameters of the RNN.
+"""Initial parameters of the models, and the generator they are drawn from.
 
-Defaults (all drawn from one np.random.Generator, in the order W_e, W_r, W_u):
+RNN (`init_params`; all drawn from one np.random.Generator, in the order W_e, W_r, W_u):
 
     W_e (H, D)  N(0, 1/D)        a one-hot input drives each unit with variance 1/D
     W_r (H, H)  see RECURRENT_INITS, default "spectral_radius" with scale 1.0
@@ -11,11 +11,20 @@ Defaults (all drawn from one np.random.Generator, in the order W_e, W_r, W_u):
 The recurrent matrix decides whether gradients vanish (Pascanu et al. 2013: with
 γ = 1 for tanh and 1/4 for sigmoid, σ_max(W_r) < 1/γ is sufficient for vanishing),
 so its scale is explicit and can be set by spectral radius or by largest singular value.
+
+Attention (`attention_params`; drawn in the order W_e, W_q, W_k, W_v, W_u):
+
+    W_e (d, D)            N(0, 1/D)
+    W_q, W_k, W_v (d, d)  N(0, 1/d)
+    W_u (C, d)            N(0, 1/d)
+    c   (C,)              0
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .checks import BadValue
 
 RECURRENT_INITS = {
     "spectral_radius": "N(0, 1/H) entries, rescaled so that ρ(W_r) = scale",
@@ -23,6 +32,15 @@ RECURRENT_INITS = {
     "orthogonal": "scale · Q, Q a Haar-random orthogonal matrix (every singular value = scale)",
     "identity": "scale · I (IRNN, Le et al. 2015, proposed for ReLU units; here a probe)",
 }
+
+
+def generator(seed: int | np.random.Generator) -> np.random.Generator:
+    """`seed` itself if it is a Generator, else a fresh one seeded with the int `seed` >= 0."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise BadValue("seed", seed, "expected an int >= 0 or a np.random.Generator")
+    return np.random.default_rng(int(seed))
 
 
 def spectral_radius(w: np.ndarray) -> float:
@@ -64,3 +82,19 @@ def init_params(
     w_u = rng.standard_normal((c, h)) / np.sqrt(h)
     params = {"W_e": w_e, "W_r": w_r, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+
+
+def attention_params(
+    input_size: int,
+    size: int,
+    output_size: int,
+    rng: np.random.Generator,
+    dtype: str = "float64",
+) -> dict[str, np.ndarray]:
+    """A fresh parameter dict {W_e, W_q, W_k, W_v, W_u, c} for model size d = `size`."""
+    params = {"W_e": rng.standard_normal((size, input_size)) / np.sqrt(input_size)}
+    for name in ("W_q", "W_k", "W_v"):
+        params[name] = rng.standard_normal((size, size)) / np.sqrt(size)
+    params["W_u"] = rng.standard_normal((output_size, size)) / np.sqrt(size)
+    params["c"] = np.zeros(output_size)
+    return {k: v.astype(dtype) for k, v in params.items()}

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import attention, reference, rnn, selfcheck
+from . import reference
 from .reference import GAMMA, LN10
+from .selfcheck import SelfCheck
 
 SATURATION = 0.1  # a unit is saturated where f'(a) < 10 % of max f' (tanh: |tanh a| > 0.949)
 FALLS = {"fall_1e6": 6.0, "fall_1e16": 16.0}  # decades below the loss step's value
@@ -43,39 +44,48 @@ class Probe:
     log10_total: np.ndarray  # (T,)
     log10_long: np.ndarray  # (T,)
     log10_dx: np.ndarray  # (T,)
-    check: selfcheck.SelfCheck  # the engine's backward against the reference, and the bound
+    check: SelfCheck  # the engine's backward against the reference, and the bound
     state_norm: np.ndarray | None = None  # (T,) mean_b ‖h_t‖ (RNN only)
     saturation_t: np.ndarray | None = None  # (T,) saturated fraction at step t (RNN only)
+
+    @classmethod
+    def of_rnn(cls, ref: reference.RNNReference, check: SelfCheck, activation: str) -> Probe:
+        """An RNN's profiles and state, from its reference (reference.rnn_reference)."""
+        log10_dx = reference.log_mean_exp(ref.log_dx, axis=1) / LN10
+        state = reference.norm(ref.h[1:]).mean(axis=1)  # (T,)
+        threshold = np.log(SATURATION * GAMMA[activation])
+        saturation_t = (ref.log_fprime < threshold).mean(axis=(1, 2))
+        total, long = ref.total.log10_mean(), ref.long.log10_mean()
+        return cls(total, long, log10_dx, check, state, saturation_t)
+
+    @classmethod
+    def of_attention(cls, ref: reference.AttentionReference, check: SelfCheck) -> Probe:
+        """The attention model's profiles: its input gradient is its total one, at e_t."""
+        total = ref.total.log10_mean()
+        return cls(total, ref.long.log10_mean(), total, check)
 
     @property
     def saturation(self) -> float:
         """Saturated fraction over every (t, b, unit); NaN for attention."""
         return float(np.mean(self.saturation_t)) if self.saturation_t is not None else np.nan
 
+    def scalars(self) -> dict[str, float]:
+        """What this profile adds to an evaluation's scalars (rnngrad.training): the summaries
+        of the long-range profile, the state and the bound's ratio where the model has a
+        recurrent state, and the self-check's verdict."""
+        out = summarise(self.log10_long)
+        if self.state_norm is not None:  # a recurrent state, whose steps Pascanu's bound limits
+            out["saturation"] = self.saturation
+            out["state_norm_last"] = float(self.state_norm[-1])
+            out["selfcheck_bound_ratio"] = self.check.bound_ratio
+        out["selfcheck_rel_err"] = self.check.rel_err
+        out["selfcheck_ok"] = float(self.check.ok)
+        return out
+
 
 def probe(model, inputs, targets, loss: str, loss_at: str) -> Probe:
-    """Profiles, state and self-check of one batch, for an RNN or an Attention model. The
-    reference runs on the engine's own forward pass: the states the model really goes
-    through, which in a chaotic network a recomputation would not reproduce."""
-    params, x, y = model.check_batch(inputs, targets, loss, loss_at)
-    if isinstance(model, attention.Attention):
-        trace = attention.forward(params, x)
-        ref = reference.attention_reference(params, x, y, loss, loss_at, trace.q, trace.k, trace.v)
-        check = selfcheck.check_attention(model, x, y, loss, loss_at, ref)
-        total = ref.total.log10_mean()
-        return Probe(total, ref.long.log10_mean(), total, check)
-    trace = rnn.forward(params, x, model.activation, model.skip)
-    ref = reference.rnn_reference(
-        params, x, y, loss, loss_at, model.activation, model.skip, trace.a, trace.h
-    )
-    check = selfcheck.check_rnn(model, x, y, loss, loss_at, ref)
-    log10_dx = reference.log_mean_exp(ref.log_dx, axis=1) / LN10
-    state = reference.norm(ref.h[1:]).mean(axis=1)  # (T,)
-    threshold = np.log(SATURATION * GAMMA[model.activation])
-    saturation_t = (ref.log_fprime < threshold).mean(axis=(1, 2))
-    return Probe(
-        ref.total.log10_mean(), ref.long.log10_mean(), log10_dx, check, state, saturation_t
-    )
+    """Profiles, state and self-check of one batch: `model.probe` (rnngrad.model.Model)."""
+    return model.probe(inputs, targets, loss, loss_at)
 
 
 def summarise(log10_profile: np.ndarray) -> dict[str, float]:

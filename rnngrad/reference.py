@@ -34,6 +34,12 @@ GAMMA = {"tanh": 1.0, "sigmoid": 0.25}  # max f', Pascanu's γ (beside log_fprim
 LN10 = np.log(10.0)
 
 
+def pascanu_bound(sigma_max: float, activation: str, skip: bool) -> float:
+    """Pascanu's bound on one step's factor ‖∂ℓ_T/∂h_{t-1}‖ / ‖∂ℓ_T/∂h_t‖: γ σ_max(W_r), plus 1
+    with the skip connection (its identity path)."""
+    return GAMMA[activation] * sigma_max + float(skip)
+
+
 @dataclass
 class Scaled:
     """Vectors v[t, b] = e^{log[t, b]} · unit[t, b]; unit rows have norm 1 (0 where v = 0)."""
@@ -125,6 +131,11 @@ def loss_grad(s: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     return p
 
 
+def targets_as(y, loss: str) -> np.ndarray:
+    """Targets as ∂ℓ/∂s reads them: real (float64) for squared error, class ids otherwise."""
+    return np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp)
+
+
 # -- the RNN -----------------------------------------------------------------------------------
 
 
@@ -143,7 +154,7 @@ def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: 
     a, h = np.asarray(a, dtype=np.float64), np.asarray(h, dtype=np.float64)
     w_r, w_u, c = (np.asarray(params[k], dtype=np.float64) for k in ("W_r", "W_u", "c"))
     s = (h[1:] if loss_at == "all" else h[-1]) @ w_u.T + c  # (T, B, C) or (B, C)
-    ds = loss_grad(s, np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp), loss)
+    ds = loss_grad(s, targets_as(y, loss), loss)
     lf = log_fprime(a, activation)
     local = ds @ w_u  # W_uᵀ ∂ℓ_t/∂s_t, (T, B, H) or (B, H) for the last step
     last = local[-1] if loss_at == "all" else local
@@ -241,7 +252,7 @@ def attention_reference(params, x, y, loss: str, loss_at: str, q, k, v) -> Atten
     log_alpha = score - (top + np.log(np.exp(score - top).sum(axis=-1, keepdims=True)))
     z = np.exp(log_alpha) @ v
     s = (z if loss_at == "all" else z[:, -1]) @ p["W_u"].T + p["c"]
-    yy = np.asarray(y, dtype=np.float64 if loss == "mse" else np.intp)
+    yy = targets_as(y, loss)
     if loss_at == "all":  # time-major targets to batch-major
         yy = yy.transpose(1, 0, 2) if loss == "mse" else yy.T
     ds = loss_grad(s, yy, loss)

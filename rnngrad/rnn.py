@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
-from .functional import activate, activation_grad, cross_entropy, norms, squared_error
-from .init import RECURRENT_INITS, init_params
+from . import checks, reference, selfcheck
+from .functional import activate, activation_grad, input_weight_grad, loss_and_grad, norms
+from .init import RECURRENT_INITS, generator, init_params, sigma_max, spectral_radius
+from .profile import Probe
 
 PARAM_NAMES = ("W_e", "W_r", "b", "W_u", "c")
 
@@ -179,23 +180,13 @@ def backward(
     # Σ_t da_t h_{t-1}ᵀ; the t = 1 term has h_0 = 0
     grads["W_r"] = da[1:].reshape(-1, hidden).T @ h[1:-1].reshape(-1, hidden)
     grads["b"] = column_sums(da.reshape(-1, hidden))
-    grads["W_e"] = input_weight_grad(trace.inputs, da, params["W_e"].shape[1])
+    grads["W_e"] = input_weight_grad(trace.inputs, da, params["W_e"].shape[1])  # Σ_t da_t x_tᵀ
     return {name: grads[name] for name in PARAM_NAMES}, dh
 
 
 def column_sums(m: np.ndarray) -> np.ndarray:
     """Σ over the rows of m (N, K): one matrix-vector product, 5x faster than m.sum(axis=0)."""
     return np.ones(m.shape[0], dtype=m.dtype) @ m
-
-
-def input_weight_grad(inputs: np.ndarray, da: np.ndarray, input_size: int) -> np.ndarray:
-    """∂/∂W_e = Σ_t da_t x_tᵀ; for one-hot x_t, column x_t collects da_t."""
-    hidden = da.shape[-1]
-    if inputs.ndim == 3:
-        return da.reshape(-1, hidden).T @ inputs.reshape(-1, input_size)
-    onehot = np.zeros((input_size, inputs.size), dtype=da.dtype)  # (D, T·B)
-    onehot[inputs.ravel(), np.arange(inputs.size)] = 1.0
-    return (onehot @ da.reshape(-1, hidden)).T
 
 
 class RNN:
@@ -233,21 +224,12 @@ class RNN:
         self.hidden_size = checks.positive_int("hidden_size", hidden_size)
         self.output_size = checks.positive_int("output_size", output_size)
         self.activation = str(checks.choice("activation", activation, checks.ACTIVATIONS))
-        if not isinstance(skip, bool | np.bool_):
-            raise ValueError(f"skip: expected True or False; got {skip!r}")
-        self.skip = bool(skip)
+        self.skip = checks.boolean("skip", skip)
         self.dtype = str(checks.choice("dtype", dtype, checks.DTYPES))
         checks.choice("recurrent_init", recurrent_init, tuple(RECURRENT_INITS))
         scale = checks.positive_float("recurrent_scale", recurrent_scale)
-        self.params = init_params(
-            self.input_size,
-            self.hidden_size,
-            self.output_size,
-            _generator(seed),
-            recurrent_init,
-            scale,
-            self.dtype,
-        )
+        sizes = self.input_size, self.hidden_size, self.output_size
+        self.params = init_params(*sizes, generator(seed), recurrent_init, scale, self.dtype)
 
     def __repr__(self) -> str:
         return (
@@ -272,10 +254,15 @@ class RNN:
         per_example : also return dh, every example's ∂J_b/∂h_{t,b} (a copy, (T, B, H)).
         """
         params, x, y = self.check_batch(inputs, targets, loss, loss_at)
+        return self._pass(params, x, y, loss, loss_at, per_example)[0]
+
+    def _pass(self, params, x, y, loss: str, loss_at: str, per_example: bool):
+        """loss_and_grads on a checked batch; also the forward pass's Trace (views of the
+        workspace: valid until the next call with a batch of this shape)."""
         ws = self._workspace(x.shape[0], x.shape[1])
         trace = forward(params, x, self.activation, self.skip, ws=ws)
         s = output_scores(params, trace, loss_at)
-        total, ds = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+        total, ds = loss_and_grad(s, y, loss)
         grads, dh = backward(params, trace, ds, self.activation, self.skip, ws=ws)
         batch = x.shape[1]
         for g in grads.values():
@@ -283,7 +270,7 @@ class RNN:
         dh_norms = norms(dh).mean(axis=1, dtype=np.float64)  # (T,)
         dx_norms = norms(ws.da).mean(axis=1, dtype=np.float64)  # da_t = ∂J_b/∂(W_e x_t)
         kept = dh.copy() if per_example else None
-        return LossAndGrads(total / batch, grads, dh_norms, s, dx_norms, kept)
+        return LossAndGrads(total / batch, grads, dh_norms, s, dx_norms, kept), trace
 
     def scores(self, inputs: np.ndarray, loss_at: str = "all") -> np.ndarray:
         """Output scores s: (T, B, C) for every step, or (B, C) for the last one."""
@@ -292,6 +279,38 @@ class RNN:
         x = checks.batch_inputs(inputs, self.input_size, self.dtype)
         trace = forward(params, x, self.activation, self.skip, ws=self._workspace(*x.shape[:2]))
         return output_scores(params, trace, loss_at)
+
+    @property
+    def label(self) -> str:
+        """ "rnn tanh", "rnn sigmoid + skip", ...: the model's name in records and figures."""
+        return f"rnn {self.activation}" + (" + skip" if self.skip else "")
+
+    def diagnostics(self) -> dict[str, float]:
+        """W_r's largest singular value and spectral radius, and Pascanu's per-step bound on
+        the long-range profile, γ σ_max(W_r) (+ 1 with skip)."""
+        w_r = self.params["W_r"].astype(np.float64)
+        sigma = sigma_max(w_r)
+        return {
+            "sigma_max": sigma,
+            "rho": spectral_radius(w_r),
+            "bound": reference.pascanu_bound(sigma, self.activation, self.skip),
+        }
+
+    def probe(self, inputs, targets, loss: str, loss_at: str) -> Probe:
+        """Profiles, state and self-check of one batch (rnngrad.profile). The reference runs
+        on this pass's own forward states: the ones the model really goes through, which in
+        a chaotic network a recomputation would not reproduce."""
+        params, x, y = self.check_batch(inputs, targets, loss, loss_at)
+        out, trace = self._pass(params, x, y, loss, loss_at, per_example=True)
+        a, h = trace.a.copy(), trace.h.copy()  # the workspace is reused just below
+        long = out.dh  # ∂ℓ_T/∂h_t: the same pass with the last step's loss alone
+        if loss_at == "all":
+            long = self._pass(params, x, y[-1], loss, "last", per_example=True)[0].dh
+        ref = reference.rnn_reference(params, x, y, loss, loss_at, self.activation, self.skip, a, h)
+        w_r = np.asarray(self.params["W_r"], dtype=np.float64)  # as diagnostics() reads it
+        bound = reference.pascanu_bound(sigma_max(w_r), self.activation, self.skip)
+        check = selfcheck.check_rnn(out, long, ref, self.dtype, bound)
+        return Probe.of_rnn(ref, check, self.activation)
 
     def _workspace(self, steps: int, batch: int) -> Workspace:
         """Scratch arrays for this batch shape. The last few shapes are kept, so that training
@@ -319,11 +338,3 @@ class RNN:
         d, h, c = self.input_size, self.hidden_size, self.output_size
         shapes = {"W_e": (h, d), "W_r": (h, h), "b": (h,), "W_u": (c, h), "c": (c,)}
         return checks.param_dict(self.params, shapes, self.dtype)
-
-
-def _generator(seed: int | np.random.Generator) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed: expected an int >= 0 or a np.random.Generator; got {seed!r}")
-    return np.random.default_rng(int(seed))

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .init import sigma_max
-from .reference import GAMMA, LN10, Scaled, norm
+from .reference import LN10, Scaled, norm
 
 RTOL = {"float64": 1e-6, "float32": 1e-3}  # agreement, relative to the reference's norm
 FLOOR = {"float64": -280.0, "float32": -30.0}  # log10 of the smallest norm compared
@@ -147,20 +146,16 @@ def parameters(engine: dict, ref_grads: dict, sizes: dict, dtype: str) -> Disagr
     return worst
 
 
-def check_rnn(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
-    dtype = model.dtype
-    out = model.loss_and_grads(x, y, loss, loss_at, per_example=True)
-    long = out.dh
-    if loss_at == "all":  # the same engine call, with the last step's loss alone
-        long = model.loss_and_grads(x, y[-1], loss, "last", per_example=True).dh
+def check_rnn(out, long: np.ndarray, ref, dtype: str, bound: float) -> SelfCheck:
+    """The engine's pass `out` (`loss_and_grads` with per_example=True, as training calls
+    it) and its long-range ∂ℓ_T/∂h_t (T, B, H) against the reference `ref`; every example's
+    per-step factor against Pascanu's `bound` (reference.pascanu_bound)."""
     reach = reachable(ref.log_fprime, dtype)
     found = [
         vectors("total gradient", out.dh, ref.total, dtype, reach),
         vectors("long-range gradient", long, ref.long, dtype, reach),
         parameters(out.grads, ref.grads, ref.sizes, dtype),
     ]
-    w_r = np.asarray(model.params["W_r"], dtype=np.float64)  # as training records the bound
-    bound = GAMMA[model.activation] * sigma_max(w_r) + float(model.skip)
     log_bound = np.log(bound) if bound > 0 else -np.inf
     steps = out.dh.shape[0]
     ratio, idx = step_ratio(ref.long.log, log_bound)
@@ -174,16 +169,13 @@ def check_rnn(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
     return combine(found, worst_ratio, dtype)
 
 
-def check_attention(model, x, y, loss: str, loss_at: str, ref) -> SelfCheck:
-    total = model.loss_and_grads(x, y, loss, loss_at, per_example=True).de
-    long = total
-    if loss_at == "all":
-        long = model.loss_and_grads(x, y[-1], loss, "last", per_example=True).de
+def check_attention(total: np.ndarray, long: np.ndarray, ref, dtype: str) -> SelfCheck:
+    """The engine's ∂J_b/∂e_t (T, B, d) and its long-range part against the reference."""
     found = [
-        vectors("total gradient at e_t", total, ref.total, model.dtype),
-        vectors("long-range gradient at e_t", long, ref.long, model.dtype),
+        vectors("total gradient at e_t", total, ref.total, dtype),
+        vectors("long-range gradient at e_t", long, ref.long, dtype),
     ]
-    return combine(found, (float("nan"), "no bound applies to attention"), model.dtype)
+    return combine(found, (float("nan"), "no bound applies to attention"), dtype)
 
 
 def combine(found: list[Disagreement], worst_ratio, dtype: str) -> SelfCheck:

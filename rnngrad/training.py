@@ -12,11 +12,11 @@ Scalars of an evaluation (step 0 is before any update):
     solved           1 if they meet the task's success criterion, else 0 (tasks that have one)
     baseline_<metric> (step 0 only) the same metrics for a model that learned nothing, scored
                      on the same validation set (Task.baseline)
-    sigma_max, rho   largest singular value and spectral radius of W_r
-    bound            Pascanu's per-step bound on the long-range profile: γ σ_max(W_r), plus 1 with skip
+    sigma_max, rho   largest singular value and spectral radius of W_r (RNN only: the model's
+    bound            diagnostics()); Pascanu's per-step bound γ σ_max(W_r), plus 1 with skip
 and, where a profile is recorded (every `profile_every` steps, which adds an evaluation where
 none falls; at step 0 and at the end), on a fixed probe batch (the first `probe_size`
-validation sequences; see rnngrad.profile):
+validation sequences; the model's probe, see rnngrad.profile):
     decay_factor, log10_ratio, fall_1e6, fall_1e16   summaries of the long-range profile
     saturation, state_norm_last   saturated fraction of units; mean ‖h_T‖ (RNN only)
     selfcheck_rel_err     largest disagreement of the engine's backward with the reference
@@ -31,27 +31,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .init import sigma_max, spectral_radius
+from . import checks
+from .model import Model
 from .optim import clip_grad_norm, global_norm, sgd_step
-from .profile import probe, summarise
-from .reference import GAMMA
-from .rnn import RNN
 from .selfcheck import SelfCheck
 from .tasks import Task, streams
 
 
 @dataclass(frozen=True)
 class Settings:
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 0.1
+    """How `train` runs; every value is checked here (checks.BadValue names the field)."""
+
+    steps: int = 1000  # SGD updates at most
+    batch_size: int = 32  # sequences per update
+    lr: float = 0.1  # learning rate
     clip: float | None = None  # global-norm threshold θ, or None: no clipping
-    eval_every: int = 100
-    profile_every: int = 100
-    valid_size: int = 500
-    probe_size: int = 64
+    eval_every: int = 100  # evaluate on the validation set every this many updates
+    profile_every: int = 100  # record a gradient profile every this many updates
+    valid_size: int = 500  # sequences in the fixed validation set
+    probe_size: int = 64  # the first this many validation sequences form the probe batch
     early_stop: bool = True  # stop once the task says it is solved
-    seed: int = 0
+    seed: int = 0  # the training and validation streams (rnngrad.tasks.streams)
+
+    def __post_init__(self) -> None:
+        sizes = ("steps", "batch_size", "eval_every", "profile_every", "valid_size", "probe_size")
+        for name in sizes:
+            checks.positive_int(name, getattr(self, name))
+        checks.positive_float("lr", self.lr)
+        if self.clip is not None:
+            try:
+                checks.positive_float("clip", self.clip)
+            except checks.BadValue:
+                allowed = "expected a positive number, or None for no clipping"
+                raise checks.BadValue("clip", self.clip, allowed) from None
+        checks.boolean("early_stop", self.early_stop)
+        checks.integer_at_least("seed", self.seed, 0)
 
 
 @dataclass
@@ -75,12 +89,13 @@ class Outcome:
 
 
 def train(
-    rnn,  # an RNN or an Attention model: anything with loss_and_grads, scores and params
+    model: Model,
     task: Task,
     settings: Settings,
     on_eval: Callable[[Evaluation], None] | None = None,
 ) -> Outcome:
-    """Train `rnn` on `task` with SGD; report every evaluation to `on_eval`."""
+    """Train `model` (an RNN or an Attention model) on `task` with SGD; report every
+    evaluation to `on_eval`."""
     train_rng, valid_rng = streams(settings.seed)
     valid = task.validation_set(valid_rng, settings.valid_size)
     probe_batch = first_sequences(task, valid, settings.probe_size)
@@ -91,7 +106,7 @@ def train(
 
     def evaluate(step: int, profile: bool) -> Evaluation:
         nonlocal last
-        last = _evaluate(rnn, task, step, valid, probe_batch if profile else None)
+        last = _evaluate(model, task, step, valid, probe_batch if profile else None)
         if step == 0:
             last.scalars.update(baseline)
         last.scalars["train_loss"] = float(np.mean(losses)) if losses else np.nan
@@ -106,7 +121,7 @@ def train(
     for step in range(1, settings.steps + 1):
         x, y = task.batch(train_rng, settings.batch_size)
         with np.errstate(all="ignore"):  # overflow is an outcome here, checked just below
-            out = rnn.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at)
+            out = model.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at)
             norm = global_norm(out.grads)
         losses.append(out.loss / per_step)
         grad_norms.append(norm)
@@ -114,8 +129,8 @@ def train(
             return _diverged(step, losses, grad_norms, on_eval)
         if settings.clip is not None:
             clip_grad_norm(out.grads, settings.clip, norm=norm)
-        sgd_step(rnn.params, out.grads, settings.lr)
-        if not all(np.isfinite(p).all() for p in rnn.params.values()):  # lr·g overflowed
+        sgd_step(model.params, out.grads, settings.lr)
+        if not all(np.isfinite(p).all() for p in model.params.values()):  # lr·g overflowed
             return _diverged(step, losses, grad_norms, on_eval)
         done = step == settings.steps
         profile = step % settings.profile_every == 0 or done
@@ -136,32 +151,21 @@ def first_sequences(task: Task, batch, size: int):
     return inputs[:, :size], (targets[:, :size] if task.loss_at == "all" else targets[:size])
 
 
-def _evaluate(model, task: Task, step: int, valid, probe_batch) -> Evaluation:
-    """Validation metrics; W_r's spectrum and Pascanu's bound for an RNN; the profiles on
-    the probe batch (an RNN's over h_t, the attention model's over its input embeddings e_t)."""
+def _evaluate(model: Model, task: Task, step: int, valid, probe_batch) -> Evaluation:
+    """Validation metrics, the model's diagnostics and, on the probe batch, its profiles (an
+    RNN's over h_t, the attention model's over its input embeddings e_t)."""
     with np.errstate(all="ignore"):
         scores = model.scores(valid[0], loss_at=task.loss_at)
     metrics = task.metrics(scores, valid[1])
     scalars = {f"valid_{k}": v for k, v in metrics.items()}
     if task.has_criterion:
         scalars["solved"] = float(task.solved(metrics))
-    is_rnn = isinstance(model, RNN)
-    if is_rnn:
-        w_r = model.params["W_r"].astype(np.float64)
-        scalars["sigma_max"] = sigma_max(w_r)
-        scalars["rho"] = spectral_radius(w_r)
-        scalars["bound"] = GAMMA[model.activation] * scalars["sigma_max"] + float(model.skip)
+    scalars.update(model.diagnostics())
     ev = Evaluation(step, scalars)
     if probe_batch is not None:
         with np.errstate(all="ignore"):
-            p = probe(model, *probe_batch, task.loss, task.loss_at)
-        scalars.update(summarise(p.log10_long))
-        if is_rnn:
-            scalars["saturation"] = p.saturation
-            scalars["state_norm_last"] = float(p.state_norm[-1])
-            scalars["selfcheck_bound_ratio"] = p.check.bound_ratio
-        scalars["selfcheck_rel_err"] = p.check.rel_err
-        scalars["selfcheck_ok"] = float(p.check.ok)
+            p = model.probe(*probe_batch, task.loss, task.loss_at)
+        scalars.update(p.scalars())
         ev.log10_total, ev.log10_long, ev.log10_dx = p.log10_total, p.log10_long, p.log10_dx
         ev.state_norm, ev.saturation_t, ev.check = p.state_norm, p.saturation_t, p.check
     return ev

@@ -1,6 +1,6 @@
 """The causal self-attention model (rnngrad/attention.py): finite differences for every
-parameter and for the per-position profile ∂J/∂e_t, in every loss variant; note 000's
-element-wise ∂Y_ij/∂K_kl against the matrix form (and where the note's line goes wrong);
+parameter and for the per-position profile ∂J/∂e_t, in every loss variant; the original
+notes' element-wise ∂Y_ij/∂K_kl against the matrix form (and where the note's line goes wrong);
 causal masking (a step's loss sends exactly zero gradient to later inputs); bad input.
 
 Run: .venv/bin/pytest tests/test_attention.py
@@ -13,7 +13,7 @@ import pytest
 from fd import EPS, numeric_grad, rel_err
 
 from rnngrad.attention import Attention, backward, forward, output_scores
-from rnngrad.functional import cross_entropy, squared_error
+from rnngrad.functional import cross_entropy, loss_and_grad
 
 D, H, C = 3, 4, 3
 
@@ -32,7 +32,7 @@ def batch(rng, steps, size, loss, loss_at, kind):
 def objective(model, x, y, loss, loss_at, e_shift=None):
     trace = forward(model.params, x, e_shift=e_shift)
     s = output_scores(model.params, trace, loss_at)
-    return (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)[0] / x.shape[1]
+    return loss_and_grad(s, y, loss)[0] / x.shape[1]
 
 
 CASES = list(

@@ -15,7 +15,7 @@ import pytest
 from fd import numeric_grad, rel_err
 
 from rnngrad import RNN
-from rnngrad.functional import cross_entropy, norms, squared_error
+from rnngrad.functional import loss_and_grad, norms
 from rnngrad.rnn import backward, forward, output_scores
 
 D, H, C = 3, 4, 3
@@ -50,7 +50,7 @@ def objective(rnn, x, y, loss, loss_at, h_shift=None):
     """J computed by a forward pass only (what the differences differentiate)."""
     trace = forward(rnn.params, x, rnn.activation, rnn.skip, h_shift=h_shift)
     s = output_scores(rnn.params, trace, loss_at)
-    total, _ = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+    total, _ = loss_and_grad(s, y, loss)
     return total / x.shape[1]
 
 
@@ -82,7 +82,7 @@ def test_hidden_state_gradients(activation, skip, loss, loss_at, kind, tb):
     steps, batch = tb
     trace = forward(rnn.params, x, activation, skip)
     s = output_scores(rnn.params, trace, loss_at)
-    _, ds = (cross_entropy if loss == "cross_entropy" else squared_error)(s, y)
+    _, ds = loss_and_grad(s, y, loss)
     _, dh = backward(rnn.params, trace, ds, activation, skip)  # ∂(Σ_b J_b)/∂h_t
     shift = np.zeros((steps, batch, H))
     num = numeric_grad(lambda: objective(rnn, x, y, loss, loss_at, h_shift=shift), shift)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from rnngrad import RNN, global_norm
+from rnngrad.attention import Attention
+from rnngrad.checks import BadValue
 
 D, H, C, T, B = 5, 16, 4, 12, 3
 
@@ -157,15 +159,36 @@ BAD_MODELS = [
     (dict(seed=-1), "seed: expected an int >= 0"),
     (dict(recurrent_init="xavier"), "recurrent_init: expected one of 'spectral_radius'"),
     (dict(recurrent_scale=0.0), "recurrent_scale: expected a positive finite number; got 0.0"),
+    (dict(recurrent_scale=np.inf), "recurrent_scale: expected a positive finite number; got inf"),
 ]
 
 
 @pytest.mark.parametrize("kwargs,message", BAD_MODELS)
 def test_bad_model_raises_value_error(kwargs, message):
+    """A BadValue (a ValueError) that carries the parameter's name, the value and the rule."""
     args = dict(input_size=D, hidden_size=H, output_size=C) | kwargs
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(BadValue) as err:
         RNN(**args)
     assert message in str(err.value)
+    [(name, value)] = kwargs.items()
+    assert err.value.name == name and err.value.value is value
+    assert str(err.value) == f"{name}: {err.value.allowed}; got {value!r}"
+
+
+BAD_ATTENTION = [
+    (dict(hidden_size=0), "hidden_size: expected an integer >= 1; got 0"),
+    (dict(output_size="3"), "output_size: expected an integer >= 1; got '3'"),
+    (dict(dtype="float16"), "dtype: expected one of 'float64', 'float32'; got 'float16'"),
+    (dict(seed=-1), "seed: expected an int >= 0 or a np.random.Generator; got -1"),
+]
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_ATTENTION)
+def test_bad_attention_model_raises_bad_value(kwargs, message):
+    args = dict(input_size=D, hidden_size=H, output_size=C) | kwargs
+    with pytest.raises(BadValue) as err:
+        Attention(**args)
+    assert str(err.value) == message and err.value.name == next(iter(kwargs))
 
 
 def test_bad_params_raise_value_error():

@@ -6,12 +6,16 @@ and engine fit together.
 Run: .venv/bin/pytest tests/test_tasks.py
 """
 
+import inspect
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from rnngrad import RNN, clip_grad_norm, sgd_step
+from rnngrad.checks import BadValue
 from rnngrad.tasks import TASKS, make_task, streams
 from rnngrad.tasks.digits import load_images
 from rnngrad.tasks.text import load_corpus
@@ -273,6 +277,89 @@ def test_bad_parameters_raise_a_clear_value_error(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert message in str(err.value)
+
+
+BAD_VALUES = [  # (task, parameters, the parameter named, the exact message)
+    (
+        "temporal_order",
+        dict(T=9),
+        "T",
+        "T: expected an integer >= 10 (positions need ⌊0.1T⌋ >= 1); got 9",
+    ),
+    ("adding", dict(T=10.0), "T", "T: expected an integer >= 10 (p0 needs ⌊0.1T⌋ >= 1); got 10.0"),
+    (
+        "permutation",
+        dict(T=True),
+        "T",
+        "T: expected an integer >= 2 (the bit and at least one distractor); got True",
+    ),
+    (
+        "copy_memory",
+        dict(T=-3),
+        "T",
+        "T: expected an integer >= 1 (the delay before the delimiter); got -3",
+    ),
+    ("text", dict(T=10**7), "T", None),
+    (
+        "text",
+        dict(valid_fraction=0),
+        "valid_fraction",
+        "valid_fraction: expected a number in (0, 1); got 0",
+    ),
+    (
+        "digits",
+        dict(mode="column"),
+        "mode",
+        "mode: expected one of 'row', 'pixel', 'permuted'; got 'column'",
+    ),
+    ("digits", dict(delay=-1), "delay", None),
+    ("digits", dict(valid_fraction=1.5), "valid_fraction", None),
+    ("digits", dict(split_seed=-1), "split_seed", "split_seed: expected an integer >= 0; got -1"),
+    ("digits", dict(permutation_seed=0.5), "permutation_seed", None),
+    (
+        "permutation",
+        dict(length=5),
+        "length",
+        "length: not a parameter of task 'permutation' (its parameters: T); got 5",
+    ),
+    (
+        "mnist",
+        {},
+        "task",
+        "task: expected one of 'temporal_order', 'adding', 'permutation', 'copy_memory', 'digits', 'text'; got 'mnist'",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,params,param,message", BAD_VALUES)
+def test_bad_values_name_their_parameter(name, params, param, message):
+    """make_task and every task constructor raise BadValue, whose `name` is the parameter (so
+    a caller attributes it without reading the message) and `value` what was given."""
+    with pytest.raises(BadValue) as err:
+        make_task(name, **params)
+    assert err.value.name == param
+    assert err.value.value == (params[param] if param in params else name)
+    assert message is None or str(err.value) == message
+
+
+def test_every_constructor_parameter_has_the_configs_default():
+    """The constructors are the single source of the defaults; conf/task/*.yaml agree."""
+    conf = Path(__file__).parent.parent / "conf" / "task"
+    for name, cls in TASKS.items():
+        defaults = {p.name: p.default for p in inspect.signature(cls).parameters.values()}
+        assert inspect.Parameter.empty not in defaults.values(), name
+        config = yaml.safe_load((conf / f"{name}.yaml").read_text())
+        assert config.pop("name") == name
+        assert config and config.items() <= defaults.items(), name
+
+
+def test_the_shipped_digits_are_scikit_learns():
+    from sklearn.datasets import load_digits  # installed with mlflow; the package needs it not
+
+    data = load_digits()
+    images, labels = load_images()
+    np.testing.assert_array_equal(images, data.data / 16.0)
+    np.testing.assert_array_equal(labels, data.target)
 
 
 def test_every_task_documents_itself():

@@ -1,5 +1,6 @@
 """The pure training loop (rnngrad/training.py): evaluations and profiles where promised,
-early stop when solved, divergence as an outcome, determinism.
+early stop when solved, divergence as an outcome, determinism; Settings that check
+themselves.
 
 Run: .venv/bin/pytest tests/test_training.py
 """
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from rnngrad import RNN
+from rnngrad.checks import BadValue
 from rnngrad.tasks import make_task
 from rnngrad.training import Settings, train
 
@@ -102,3 +104,44 @@ def test_same_seed_same_run():
     c, _ = run(task, Settings(**{**settings.__dict__, "seed": 4}))
     assert a.final == pytest.approx(b.final, nan_ok=True)
     assert a.final["valid_loss"] != c.final["valid_loss"]
+
+
+BAD_SETTINGS = [
+    ("steps", 0, "steps: expected an integer >= 1; got 0"),
+    ("batch_size", 2.0, "batch_size: expected an integer >= 1; got 2.0"),
+    ("eval_every", -1, "eval_every: expected an integer >= 1; got -1"),
+    ("profile_every", None, "profile_every: expected an integer >= 1; got None"),
+    ("valid_size", True, "valid_size: expected an integer >= 1; got True"),
+    ("probe_size", 0, "probe_size: expected an integer >= 1; got 0"),
+    ("lr", 0.0, "lr: expected a positive finite number; got 0.0"),
+    ("lr", float("inf"), "lr: expected a positive finite number; got inf"),
+    ("clip", 0.0, "clip: expected a positive number, or None for no clipping; got 0.0"),
+    ("clip", -1, "clip: expected a positive number, or None for no clipping; got -1"),
+    ("clip", float("inf"), "clip: expected a positive number, or None for no clipping; got inf"),
+    ("seed", -1, "seed: expected an integer >= 0; got -1"),
+    ("early_stop", "yes", "early_stop: expected True or False; got 'yes'"),
+]
+
+
+@pytest.mark.parametrize("field,value,message", BAD_SETTINGS)
+def test_settings_reject_what_no_run_could_use(field, value, message):
+    with pytest.raises(BadValue) as err:
+        Settings(**{field: value})
+    assert str(err.value) == message and err.value.name == field and err.value.value is value
+
+
+def test_settings_defaults():
+    """The documented defaults (the pipeline's configuration schema is built from them)."""
+    assert Settings().__dict__ == dict(
+        steps=1000,
+        batch_size=32,
+        lr=0.1,
+        clip=None,
+        eval_every=100,
+        profile_every=100,
+        valid_size=500,
+        probe_size=64,
+        early_stop=True,
+        seed=0,
+    )
+    assert Settings(clip=0.5, lr=1, seed=np.int64(3)).clip == 0.5

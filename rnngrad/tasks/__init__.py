@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from ..checks import BadValue
 from .base import Task, streams
 from .digits import Digits
 from .synthetic import Adding, CopyMemory, Permutation, TemporalOrder
@@ -21,15 +22,16 @@ TASKS: dict[str, type[Task]] = {
 
 
 def make_task(name: str, **params) -> Task:
-    """The task called `name`, built with its parameters (e.g. T, delay, mode)."""
+    """The task called `name`, built with its parameters (e.g. T, delay, mode). Raises
+    checks.BadValue naming the parameter: "task" for an unknown name, else the parameter
+    that is unknown or whose value the task rejects."""
     if name not in TASKS:
-        raise ValueError(f"task: expected one of {', '.join(map(repr, TASKS))}; got {name!r}")
+        raise BadValue("task", name, f"expected one of {', '.join(map(repr, TASKS))}")
     allowed = list(inspect.signature(TASKS[name]).parameters)
-    for param in params:
+    for param, value in params.items():
         if param not in allowed:
-            raise ValueError(
-                f"{param}: not a parameter of task {name!r} (its parameters: {', '.join(allowed)})"
-            )
+            its = f"not a parameter of task {name!r} (its parameters: {', '.join(allowed)})"
+            raise BadValue(param, value, its)
     return TASKS[name](**params)
 
 

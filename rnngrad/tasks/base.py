@@ -26,20 +26,14 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(train), np.random.default_rng(valid)
 
 
-def at_least(name: str, value: object, minimum: int, why: str) -> int:
-    """An integer parameter with a lower bound; the error names the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum} ({why}); got {value!r}")
-    return int(value)
-
-
 class Task(ABC):
     """A sequence problem: batches, shape facts, metrics beyond the loss, and baselines.
 
     Subclasses set `name`, `loss` ("cross_entropy" or "mse"), `loss_at` ("all" or "last"),
     `metric` (the one metric that says how well the task is done) and `higher_is_better`,
     `input_size`, `output_size`, `seq_len` (the T actually produced), and implement
-    `_generate`, `metrics` and `baseline`.
+    `_generate`, `metrics` and `baseline`. The constructor's parameters all have defaults
+    (the single source of the task's defaults) and a bad value raises checks.BadValue.
     """
 
     name: ClassVar[str]
@@ -56,7 +50,7 @@ class Task(ABC):
         """(inputs, targets) for `batch_size` sequences drawn with `rng`."""
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng: expected a np.random.Generator; got {type(rng).__name__}")
-        size = at_least("batch_size", batch_size, 1, "sequences per batch")
+        size = checks.integer_at_least("batch_size", batch_size, 1, "sequences per batch")
         checks.choice("split", split, SPLITS)
         return self._generate(rng, size, split)
 

@@ -1,16 +1,20 @@
-"""Real data: scikit-learn's 8×8 handwritten digits read as a sequence.
+"""Real data: the 8×8 handwritten digits read as a sequence.
 
-The 1797 images ship inside scikit-learn (`sklearn.datasets.load_digits`, no download).
+The 1797 images (pixels 0..16) and their labels ship with this package in data/digits.npz,
+in the order of `sklearn.datasets.load_digits`: the UCI "Optical Recognition of Handwritten
+Digits" test set (Alpaydin & Kaynak 1998) as distributed by scikit-learn (BSD-3-Clause);
+see data/README.md.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 
 import numpy as np
 
 from .. import checks
-from .base import Task, at_least, classification_metrics, uniform_guess
+from .base import Task, classification_metrics, uniform_guess
 
 MODES = ("row", "pixel", "permuted")
 
@@ -18,10 +22,9 @@ MODES = ("row", "pixel", "permuted")
 @cache
 def load_images() -> tuple[np.ndarray, np.ndarray]:
     """All 1797 images as (N, 64) floats in [0, 1] (0–16 divided by 16), and their labels."""
-    from sklearn.datasets import load_digits  # imported here: ~1 s, only when digits are used
-
-    data = load_digits()
-    return data.data / 16.0, data.target.astype(np.intp)
+    with resources.files(__package__).joinpath("data/digits.npz").open("rb") as f, np.load(f) as z:
+        images, labels = z["images"], z["labels"]
+    return images.reshape(len(images), 64) / 16.0, labels.astype(np.intp)
 
 
 class Digits(Task):
@@ -54,9 +57,10 @@ class Digits(Task):
         permutation_seed: int = 0,
     ) -> None:
         self.mode = checks.choice("mode", mode, MODES)
-        self.delay = at_least("delay", delay, 0, "blank steps after the image")
-        if not isinstance(valid_fraction, float | int) or not 0 < valid_fraction < 1:
-            raise ValueError(f"valid_fraction: expected a number in (0, 1); got {valid_fraction!r}")
+        self.delay = checks.integer_at_least("delay", delay, 0, "blank steps after the image")
+        checks.fraction("valid_fraction", valid_fraction)
+        checks.integer_at_least("split_seed", split_seed, 0)
+        checks.integer_at_least("permutation_seed", permutation_seed, 0)
         self.input_size = 8 if mode == "row" else 1
         self.seq_len = (8 if mode == "row" else 64) + self.delay
         images, labels = load_images()

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .base import Task, at_least, classification_metrics, mean_cross_entropy, uniform_guess
+from .. import checks
+from .base import Task, classification_metrics, mean_cross_entropy, uniform_guess
 
 
 class TemporalOrder(Task):
@@ -35,7 +36,7 @@ class TemporalOrder(Task):
     input_size, output_size = 6, 4
 
     def __init__(self, T: int = 10) -> None:
-        self.T = self.seq_len = at_least("T", T, 10, "positions need ⌊0.1T⌋ >= 1")
+        self.T = self.seq_len = checks.integer_at_least("T", T, 10, "positions need ⌊0.1T⌋ >= 1")
 
     def positions(self, rng: np.random.Generator, batch_size: int):
         tenth, half = self.T // 10, self.T // 2
@@ -81,7 +82,7 @@ class Adding(Task):
     threshold = 0.04
 
     def __init__(self, T: int = 10) -> None:
-        self.T = self.seq_len = at_least("T", T, 10, "p0 needs ⌊0.1T⌋ >= 1")
+        self.T = self.seq_len = checks.integer_at_least("T", T, 10, "p0 needs ⌊0.1T⌋ >= 1")
 
     def positions(self, rng: np.random.Generator, batch_size: int):
         tenth, half = self.T // 10, self.T // 2
@@ -134,7 +135,9 @@ class Permutation(Task):
     input_size, output_size = 100, 100
 
     def __init__(self, T: int = 10) -> None:
-        self.T = self.seq_len = at_least("T", T, 2, "the bit and at least one distractor")
+        self.T = self.seq_len = checks.integer_at_least(
+            "T", T, 2, "the bit and at least one distractor"
+        )
 
     def _generate(self, rng, batch_size, split):
         x = rng.integers(2, 100, size=(self.T, batch_size))
@@ -171,7 +174,7 @@ class CopyMemory(Task):
     blank, delimiter, n_data = 0, 9, 10
 
     def __init__(self, T: int = 10) -> None:
-        self.T = at_least("T", T, 1, "the delay before the delimiter")
+        self.T = checks.integer_at_least("T", T, 1, "the delay before the delimiter")
         self.seq_len = self.T + 20
 
     def _generate(self, rng, batch_size, split):

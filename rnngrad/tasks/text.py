@@ -11,7 +11,8 @@ from functools import cache
 
 import numpy as np
 
-from .base import Task, at_least, mean_cross_entropy
+from .. import checks
+from .base import Task, mean_cross_entropy
 
 
 @cache
@@ -57,14 +58,15 @@ class Text(Task):
     metric, higher_is_better = "bpc", False
 
     def __init__(self, T: int = 50, valid_fraction: float = 0.1) -> None:
-        self.T = self.seq_len = at_least("T", T, 1, "characters per window")
+        self.T = self.seq_len = checks.integer_at_least("T", T, 1, "characters per window")
+        checks.fraction("valid_fraction", valid_fraction)
         self.alphabet, ids = encoded_corpus()
         cut = round(len(ids) * (1 - valid_fraction))
         self.split = {"train": ids[:cut], "valid": ids[cut:]}
         self.input_size = self.output_size = len(self.alphabet)
         for name, part in self.split.items():
             if len(part) < self.T + 1:
-                raise ValueError(f"T: expected at most {len(part) - 1} (the {name} text); got {T}")
+                raise checks.BadValue("T", T, f"expected at most {len(part) - 1} (the {name} text)")
 
     def _generate(self, rng, batch_size, split):
         text = self.split[split]
