@@ -98,7 +98,7 @@ def summarise(log10_profile: np.ndarray) -> dict[str, float]:
     if ok.sum() >= 2:
         slope = np.polyfit(distance[ok], p[ok], 1)[0]
         out["decay_factor"] = float(10.0**slope)
-    if steps >= 2:
+    if steps >= 2 and np.isfinite(p[-1]):  # no gradient at the loss step: no ratio
         out["log10_ratio"] = float(p[0] - p[-1])
     for key, decades in FALLS.items():
         below = np.flatnonzero(~(p[::-1] >= p[-1] - decades))  # distances with p < 10^-k p_T

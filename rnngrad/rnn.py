@@ -23,34 +23,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import checks, reference, selfcheck
-from .functional import activate, activation_grad, input_weight_grad, loss_and_grad, norms
+from .functional import (
+    activate,
+    activation_grad,
+    column_sums,
+    input_weight_grad,
+    loss_and_grad,
+    norms,
+)
 from .init import RECURRENT_INITS, generator, init_params, sigma_max, spectral_radius
 from .profile import Probe
+from .workspace import Workspace, recent
 
 PARAM_NAMES = ("W_e", "W_r", "b", "W_u", "c")
-
-
-@dataclass
-class Workspace:
-    """The large arrays of one forward and backward pass, for one (T, B, H, dtype).
-
-    Training calls the engine thousands of times on batches of one shape; reusing these
-    arrays instead of allocating (and page-faulting) them afresh saves a tenth of the time.
-    """
-
-    a: np.ndarray  # (T, B, H) pre-activations a_1..a_T
-    h: np.ndarray  # (T+1, B, H) states h_0..h_T
-    dh: np.ndarray  # (T, B, H) ∂J/∂h_t
-    da: np.ndarray  # (T, B, H) f'(a_t), then da_t = ∂J/∂a_t
-
-    @classmethod
-    def new(cls, steps: int, batch: int, hidden: int, dtype) -> Workspace:
-        shape = (steps, batch, hidden)
-        h = np.empty((steps + 1, batch, hidden), dtype=dtype)
-        return cls(np.empty(shape, dtype), h, np.empty(shape, dtype), np.empty(shape, dtype))
-
-    def fits(self, steps: int, batch: int, hidden: int, dtype) -> bool:
-        return self.a.shape == (steps, batch, hidden) and self.a.dtype == dtype
 
 
 @dataclass
@@ -184,11 +169,6 @@ def backward(
     return {name: grads[name] for name in PARAM_NAMES}, dh
 
 
-def column_sums(m: np.ndarray) -> np.ndarray:
-    """Σ over the rows of m (N, K): one matrix-vector product, 5x faster than m.sum(axis=0)."""
-    return np.ones(m.shape[0], dtype=m.dtype) @ m
-
-
 class RNN:
     """Vanilla RNN with hand-derived BPTT and per-step gradient norms.
 
@@ -313,17 +293,9 @@ class RNN:
         return Probe.of_rnn(ref, check, self.activation)
 
     def _workspace(self, steps: int, batch: int) -> Workspace:
-        """Scratch arrays for this batch shape. The last few shapes are kept, so that training
-        batches and a validation set of another size do not evict each other."""
+        """Scratch arrays for this batch shape (see workspace.recent)."""
         cache = self.__dict__.setdefault("_workspaces", {})
-        key = (steps, batch)
-        ws = cache.pop(key, None)
-        if ws is None or not ws.fits(steps, batch, self.hidden_size, np.dtype(self.dtype)):
-            ws = Workspace.new(steps, batch, self.hidden_size, self.dtype)
-        cache[key] = ws  # most recently used last
-        while len(cache) > 3:
-            del cache[next(iter(cache))]
-        return ws
+        return recent(cache, steps, batch, self.hidden_size, self.dtype)
 
     # -- argument checks -------------------------------------------------------------------
 

@@ -98,7 +98,7 @@ def train(
     evaluation to `on_eval`."""
     train_rng, valid_rng = streams(settings.seed)
     valid = task.validation_set(valid_rng, settings.valid_size)
-    probe_batch = first_sequences(task, valid, settings.probe_size)
+    probe_batch = task.first_sequences(valid, settings.probe_size)
     per_step = task.seq_len if task.loss_at == "all" else 1
     losses, grad_norms = [], []
     last: Evaluation | None = None
@@ -142,13 +142,6 @@ def train(
                     evaluate(step, profile=True)
                 return Outcome("solved", step, final=last.scalars)
     return Outcome("finished", settings.steps, final=last.scalars)
-
-
-def first_sequences(task: Task, batch, size: int):
-    """The first `size` sequences of (inputs, targets); the batch axis of targets depends on
-    loss_at ((T, B, ...) for "all", (B, ...) for "last")."""
-    inputs, targets = batch
-    return inputs[:, :size], (targets[:, :size] if task.loss_at == "all" else targets[:size])
 
 
 def _evaluate(model: Model, task: Task, step: int, valid, probe_batch) -> Evaluation:

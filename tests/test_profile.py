@@ -176,6 +176,13 @@ def test_summaries_of_a_geometric_profile():
     assert math.isnan(summarise(log10_p[-40:])["fall_1e16"])  # 0.5^39 > 1e-16: never
 
 
+def test_a_profile_without_any_gradient_has_no_summary():
+    """W_u = 0 makes every ∂J/∂h_t exactly 0 (log10 = -inf): nothing to summarise, and no
+    RuntimeWarning (which this suite turns into an error) on the way."""
+    summary = summarise(np.full(7, -np.inf))
+    assert all(math.isnan(value) for value in summary.values()), summary
+
+
 def test_state_norm_and_saturation_per_step():
     x, y = batch(np.random.default_rng(5), 10, 4, "cross_entropy", "last", inputs=4)
     calm = RNN(4, 16, 3, seed=0, recurrent_scale=0.1)

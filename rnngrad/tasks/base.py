@@ -58,6 +58,12 @@ class Task(ABC):
         """A fixed validation set: `size` sequences from the validation split."""
         return self.batch(rng, size, split="valid")
 
+    def first_sequences(self, batch, size: int):
+        """The first `size` sequences of a batch (inputs, targets); the batch axis of the
+        targets depends on loss_at ((T, B, ...) for "all", (B, ...) for "last")."""
+        inputs, targets = batch
+        return inputs[:, :size], (targets[:, :size] if self.loss_at == "all" else targets[:size])
+
     @abstractmethod
     def _generate(self, rng: np.random.Generator, batch_size: int, split: str): ...
 
