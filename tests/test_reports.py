@@ -41,14 +41,14 @@ from matplotlib.colors import to_hex
 from mlflow.tracking import MlflowClient
 
 import rnngrad.rnn as rnn_module
-from reports import figures as figs
-from reports import findings as finds
-from reports import frames, tables
-from reports.build import cli
-from reports.load import NoRuns, load
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.pipeline.schema import register
+from rnngrad.reports import findings as finds
+from rnngrad.reports import frames, tables
+from rnngrad.reports import gallery as figs
+from rnngrad.reports.cli import main as cli
+from rnngrad.reports.load import NoRuns, load
 
 ROOT = Path(__file__).resolve().parents[1]
 EXP = "report_test"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reports import frames
+from rnngrad.reports import frames
 
 VARIANT_AXES = frames.MODEL
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from reports import frames
+from rnngrad.reports import frames
 
 PALETTE = "viridis"
 plt.rcParams["svg.hashsalt"] = "rnngrad"  # SVG ids that do not change between builds

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from reports import frames
-from reports.plot import (
+from rnngrad.reports import frames
+from rnngrad.reports.plot import (
     MODEL_COLOURS,
     MODEL_ORDER,
     PREFER,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import frames
+from rnngrad.reports import frames
 
 MEASURES = {  # column -> heading
     "valid_loss": "loss",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reports.load import RNN_ONLY
+from rnngrad.reports.load import RNN_ONLY
 
 SEED = "seed"
 LENGTHS = ("T", "delay")  # the sequence-length axes

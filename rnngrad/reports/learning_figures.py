@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import seaborn as sns
 
-from reports import frames
-from reports.plot import (
+from rnngrad.reports import frames
+from rnngrad.reports.plot import (
     BASELINE_STYLE,
     MODEL_COLOURS,
     MODEL_ORDER,

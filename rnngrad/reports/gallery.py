@@ -13,8 +13,10 @@ from pathlib import Path
 
 import seaborn as sns
 
-from reports import frames, gradients, learning
-from reports.plot import Figure, plt
+from rnngrad.reports import frames
+from rnngrad.reports import learning_figures as learning
+from rnngrad.reports import profile_figures as gradients
+from rnngrad.reports.plot import Figure, plt
 
 
 def build(exp) -> list[Figure]:
