@@ -1,14 +1,15 @@
 """Regenerate every figure, table and the page of one experiment from the MLflow store.
 
-    python reports/build.py --experiment vanishing [--tracking-uri URI] [--out reports]
-                            [--only figures|tables]
-    make report [EXPERIMENT=vanishing]
+    rnngrad-report --experiment vanishing [--tracking-uri URI] [--out DIR]
+                   [--only figures|tables]
+    python -m rnngrad.reports ...       python reports/build.py ...       make report
 
-Reads the store only (never retrains); writes reports/figures/<experiment>/,
-reports/tables/<experiment>/ (with findings.md, what the sweep shows) and
-reports/<experiment>.html. Running it twice gives the same files; runs added by a later
-sweep appear; failed, killed and diverged runs are shown and counted; a failed self-check
-is a WARNING; an empty or missing experiment gives a message and exit status 1.
+Reads the store only (never retrains); writes <out>/figures/<experiment>/,
+<out>/tables/<experiment>/ (with findings.md, what the sweep shows) and
+<out>/<experiment>.html, where <out> is the project's reports/ folder unless --out says
+otherwise. Running it twice gives the same files; runs added by a later sweep appear;
+failed, killed and diverged runs are shown and counted; a failed self-check is a WARNING;
+an empty or missing experiment gives a message and exit status 1.
 """
 
 from __future__ import annotations
@@ -19,17 +20,14 @@ import time
 from pathlib import Path
 
 from rnngrad.pipeline.tracking import PROJECT_ROOT
-from rnngrad.reports import findings as finds
-from rnngrad.reports import gallery as figs
-from rnngrad.reports import page
-from rnngrad.reports import tables as tabs
+from rnngrad.reports import findings, gallery, page, tables
 from rnngrad.reports.load import NoRuns, load
 
 OUT = PROJECT_ROOT / "reports"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rnngrad-report", description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="vanishing", help="MLflow experiment name")
     parser.add_argument(
         "--tracking-uri",
@@ -40,8 +38,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
     )
-    args = parser.parse_args(argv)
-    only = args.only
+    return parser.parse_args(argv)
+
+
+def write(exp, out: Path, only: str | None) -> tuple[list[Path], list]:
+    """Write what `only` asks for (everything if None). Returns the paths and the findings."""
+    written, built_figures, built_tables = [], [], []
+    if only in (None, "figures"):
+        built_figures = gallery.build(exp)
+        written += gallery.save(built_figures, out / "figures" / exp.name)
+    items = findings.findings(exp)
+    if only in (None, "tables"):
+        built_tables = tables.build(exp)
+        folder = out / "tables" / exp.name
+        written += tables.save(built_tables, folder)
+        (folder / "findings.md").write_text(findings.markdown(exp, items))
+        written.append(folder / "findings.md")
+    if only is None:
+        written.append(page.render(exp, built_figures, built_tables, items, out))
+    return written, items
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the report; print what was read and written, warnings and notes. Returns the
+    exit status: 1 when the store or the experiment is missing or has no runs."""
+    args = parse(argv)
     start = time.perf_counter()
     try:
         exp = load(args.experiment, args.tracking_uri)
@@ -49,19 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {err}", file=sys.stderr)
         return 1
     loaded = time.perf_counter() - start
-    written, built_figs, built_tabs = [], [], []
-    if only in (None, "figures"):
-        built_figs = figs.build(exp)
-        written += figs.save(built_figs, args.out / "figures" / exp.name)
-    items = finds.findings(exp)
-    if only in (None, "tables"):
-        built_tabs = tabs.build(exp)
-        folder = args.out / "tables" / exp.name
-        written += tabs.save(built_tabs, folder)
-        (folder / "findings.md").write_text(finds.markdown(exp, items))
-        written.append(folder / "findings.md")
-    if only is None:
-        written.append(page.render(exp, built_figs, built_tabs, items, args.out))
+    written, items = write(exp, args.out, args.only)
     counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
     print(
         f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) read "
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"WARNING: {item.text}")
     for note in exp.notes:
         print(f"note: {note}")
-    if only is None:
+    if args.only is None:
         print(f"open {written[-1]}")
     return 0
 

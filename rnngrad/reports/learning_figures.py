@@ -1,225 +1,125 @@
 """The learning figures of a study: validation loss and the task's primary metric over
-training, and the final metric against the sequence length, each with the no-learning
-baseline its runs recorded (per panel; axes along which it differs are facets)."""
+training (`learning_loss`, `learning_<metric>`), and the final metric against the sequence
+length (`final_metric`), each with the no-learning baseline its runs recorded (per panel;
+axes along which it differs are made panels)."""
 
 from __future__ import annotations
 
-import seaborn as sns
+import pandas as pd
 
-from rnngrad.reports import frames
+from rnngrad.reports import baselines
+from rnngrad.reports.axes import LENGTHS, name, seeds
+from rnngrad.reports.frames import Study, restrict
+from rnngrad.reports.layout import Layout, parts, plan
 from rnngrad.reports.plot import (
-    BASELINE_STYLE,
-    MODEL_COLOURS,
-    MODEL_ORDER,
-    PALETTE,
     PREFER,
     Figure,
     averaged,
-    baseline_caption,
-    display,
     draw_baselines,
+    draw_baselines_per_x,
     lines,
-    panels,
+    points,
     tail,
     title_suffix,
 )
 
-X_AXES = (*frames.LENGTHS, "recurrent_scale", "clip", "lr", "hidden_size")  # final metric against
+X_AXES = (*LENGTHS, "recurrent_scale", "clip", "lr", "hidden_size")  # final metric against
 
 
-def primary(runs) -> tuple[str | None, bool]:
-    """The recorded primary metric of these runs (one task's) and whether higher is better."""
+def primary(runs: pd.DataFrame) -> str | None:
+    """The recorded primary metric of these runs, if they share one (one task's)."""
     metrics = runs["metric"].dropna().unique()
-    if len(metrics) != 1:
-        return None, True
-    return str(metrics[0]), bool(runs["higher_is_better"].iloc[0])
+    return str(metrics[0]) if len(metrics) == 1 else None
 
 
-def by_metric(study: frames.Study):
+def by_metric(study: Study):
     """(study, metric) pairs: runs of tasks with different primary metrics never share a plot."""
     if study.runs["metric"].nunique() <= 1:
-        yield study, primary(study.runs)[0]
+        yield study, primary(study.runs)
         return
     for metric, runs in study.runs.groupby("metric"):
-        sub = frames.restrict(study, runs)
+        sub = restrict(study, runs)
         sub.split_by = {**study.split_by, "metric": metric}
         yield sub, metric
 
 
-def learning_figures(exp, study: frames.Study) -> list[Figure]:
+def with_final_metric(study: Study, x_axes: tuple):
+    """(study, metric, x, runs) per primary metric of the study that some runs recorded at the
+    end: x is the first of x_axes the study varies, runs those with a final value."""
+    for sub_study, metric in by_metric(study):
+        x = next((a for a in x_axes if a in sub_study.axes), None)
+        key, runs = f"valid_{metric}", sub_study.runs
+        runs = runs.dropna(subset=[key]) if key in runs else runs.iloc[0:0]
+        if metric is not None and x is not None and not runs.empty:
+            yield sub_study, metric, x, runs
+
+
+def curves(exp, study: Study) -> list[Figure]:
     """Validation loss and the primary metric over training, baseline per panel."""
     out = []
     for sub_study, metric in by_metric(study):
-        if metric is None:
-            continue
-        runs = sub_study.runs
-        for what, key in (("loss", "valid_loss"), (metric, f"valid_{metric}")):
-            base = f"baseline_{'loss' if what == 'loss' else metric}"
-            facets = frames.baseline_axes(runs, base, sub_study.axes)
-            layout = frames.plan(sub_study.axes, ["row", "col", "hue", "style"], PREFER, facets)
-            data = exp.history[exp.history["metric"] == key].merge(runs, on="run_id")
-            for suffix, part, sub in frames.parts(data, layout.split):
-                shown = sub.drop_duplicates("run_id")
-                g = lines(sub, "step", "value", layout)
-                drawn = draw_baselines(g, shown, layout, base)
-                g.set_axis_labels("training step", f"validation {what}")
-                g.figure.suptitle(
-                    f"Learning: validation {what} over training" + title_suffix(sub_study, part),
-                    y=1.02,
-                )
-                caption = (
-                    f"Validation {what} on each run's fixed validation set over training. "
-                    f"{baseline_caption(drawn)} The baseline is what a model that learned "
-                    "nothing scores on the same validation sets (recorded by each run); lines "
-                    f"on it have not learned the long-range dependency. {layout.caption()} "
-                    f"{averaged(shown, layout)} {tail(sub_study, part)}"
-                )
-                name = f"learning_{what}{sub_study.suffix}{suffix}"
-                out.append(
-                    Figure(
-                        name,
-                        f"Learning curves ({what}){title_suffix(sub_study, part)}",
-                        g.figure,
-                        caption,
-                    )
-                )
+        if metric is not None:
+            out += curves_of(exp, sub_study, "loss") + curves_of(exp, sub_study, metric)
     return out
 
 
-def final_metric_figure(exp, study: frames.Study) -> list[Figure]:
+def curves_of(exp, study: Study, what: str) -> list[Figure]:
+    """Validation `what` (the loss or the primary metric) over training."""
+    base = f"baseline_{what}"
+    facets = baselines.axes_apart(study.runs, base, study.axes)
+    layout = plan(study.axes, ["row", "col", "hue", "style"], PREFER, facets)
+    data = exp.history[exp.history["metric"] == f"valid_{what}"].merge(study.runs, on="run_id")
+    return [
+        curve_figure(sub, study, layout, what, suffix, part)
+        for suffix, part, sub in parts(data, layout.split)
+    ]
+
+
+def curve_figure(sub, study: Study, layout: Layout, what: str, suffix: str, part: str) -> Figure:
+    shown = sub.drop_duplicates("run_id")
+    g = lines(sub, "step", "value", layout)
+    drawn = draw_baselines(g, shown, layout, f"baseline_{what}")
+    g.set_axis_labels("training step", f"validation {what}")
+    g.figure.suptitle(
+        f"Learning: validation {what} over training" + title_suffix(study, part), y=1.02
+    )
+    caption = (
+        f"Validation {what} on each run's fixed validation set over training. "
+        f"{baselines.caption(drawn)} The baseline is what a model that learned "
+        "nothing scores on the same validation sets (recorded by each run); lines "
+        f"on it have not learned the long-range dependency. {layout.caption()} "
+        f"{averaged(shown, layout)} {tail(study, part)}"
+    )
+    title = f"Learning curves ({what}){title_suffix(study, part)}"
+    return Figure(f"learning_{what}{study.suffix}{suffix}", title, g.figure, caption)
+
+
+def final_metric(exp, study: Study) -> list[Figure]:
     """The final primary metric against the sequence length, the baseline drawn per x."""
     out = []
-    for sub_study, metric in by_metric(study):
-        x = next((a for a in X_AXES if a in sub_study.axes), None)
-        key, base = f"valid_{metric}", f"baseline_{metric}"
-        runs = sub_study.runs
-        if metric is None or x is None or key not in runs or runs[key].isna().all():
-            continue
+    for sub_study, metric, x, runs in with_final_metric(study, X_AXES):
         rest = [a for a in sub_study.axes if a != x]
-        facets = [a for a in frames.baseline_axes(runs, base, sub_study.axes) if a != x]
-        layout = frames.plan(rest, ["row", "col", "hue"], PREFER, facets)
-        for suffix, part, sub in frames.parts(runs.dropna(subset=[key]), layout.split):
-            shown, named = display(sub, layout)
-            hue = named.get("hue")
-            g = sns.catplot(
-                data=shown,
-                x=x,
-                y=key,
-                row=named.get("row"),
-                col=named.get("col"),
-                hue=hue,
-                kind="point",
-                errorbar=("pi", 100),
-                palette=PALETTE if hue else None,
-                height=2.8,
-                aspect=1.35,
-                dodge=0.2 if hue else False,
-                margin_titles=True,
-            )
-            drawn = []
-            for ax, inside in panels(g, sub, layout):
-                per_x = inside.groupby(x)[base].mean() if base in inside else None
-                if per_x is None or per_x.isna().all():
-                    continue
-                positions = range(len(per_x))  # catplot puts the x levels at 0, 1, ...
-                ax.plot(list(positions), per_x.values, marker="_", ms=14, **BASELINE_STYLE)
-                values = {f"{b:.3g}" for b in per_x}
-                drawn.append(
-                    values.pop()
-                    if len(values) == 1
-                    else ", ".join(
-                        f"{frames.name(x)} = {frames.text(v)}: {b:.3g}" for v, b in per_x.items()
-                    )
-                )
-            unit = " (steps)" if x in frames.LENGTHS else ""
-            g.set_axis_labels(f"{frames.name(x)}{unit}", f"final validation {metric}")
-            g.figure.suptitle(
-                f"Final validation {metric} against {frames.name(x)}"
-                + title_suffix(sub_study, part),
-                y=1.02,
-            )
-            baseline = (
-                "Dashed red: the no-learning baseline at each "
-                + frames.name(x)
-                + " (the mean of the runs' recorded baselines: "
-                + "; ".join(dict.fromkeys(drawn))
-                + ")."
-                if drawn
-                else "No baseline was recorded for these runs."
-            )
-            caption = (
-                f"Final validation {metric} of each configuration against {frames.name(x)} "
-                f"(points: {frames.seeds(sub, [x, *layout.used], 'point', 'the bars')}). "
-                f"{baseline} {layout.caption()} {tail(sub_study, part)}"
-            )
-            name = f"final_metric{sub_study.suffix}{suffix}"
-            out.append(
-                Figure(
-                    name,
-                    f"Final {metric} against {frames.name(x)}{title_suffix(sub_study, part)}",
-                    g.figure,
-                    caption,
-                )
-            )
+        apart = baselines.axes_apart(sub_study.runs, f"baseline_{metric}", sub_study.axes)
+        layout = plan(rest, ["row", "col", "hue"], PREFER, [a for a in apart if a != x])
+        for suffix, part, sub in parts(runs, layout.split):
+            out.append(final_metric_figure(sub, sub_study, layout, metric, x, suffix, part))
     return out
 
 
-def model_metric(exp, study: frames.Study) -> list[Figure]:
-    """RNN against attention: the final primary metric of each model at each length."""
-    out = []
-    for sub_study, metric in by_metric(study):
-        x = next((a for a in frames.LENGTHS if a in sub_study.axes), None)
-        key, base = f"valid_{metric}", f"baseline_{metric}"
-        runs = (
-            sub_study.runs.dropna(subset=[key])
-            if key in sub_study.runs
-            else sub_study.runs.iloc[0:0]
-        )
-        if metric is None or x is None or runs.empty:
-            continue
-        rest = [a for a in frames.beside_models(sub_study) if a != x]
-        facets = frames.baseline_axes(runs, base, rest)
-        layout = frames.plan(rest, ["col", "row"], {"col": ("task",)}, facets)
-        order = [m for m in MODEL_ORDER if m in set(runs["variant"])]
-        for suffix, part, sub in frames.parts(runs, layout.split):
-            shown, named = display(sub, layout)
-            g = sns.catplot(
-                data=shown,
-                x=x,
-                y=key,
-                col=named.get("col"),
-                row=named.get("row"),
-                hue="variant",
-                hue_order=order,
-                palette=MODEL_COLOURS,
-                kind="point",
-                errorbar=("pi", 100),
-                height=3.0,
-                aspect=1.2,
-                dodge=0.3,
-            )
-            drawn = draw_baselines(g, sub, layout, base)
-            g.set_axis_labels(f"{frames.name(x)} (steps)", f"final validation {metric}")
-            g.figure.suptitle(
-                f"Final {metric} of each model against {frames.name(x)}"
-                + title_suffix(sub_study, part),
-                y=1.03,
-            )
-            caption = (
-                f"Final validation {metric} of each model at each {frames.name(x)} (points: "
-                f"{frames.seeds(sub, [x, 'variant', *layout.used], 'point', 'the bars')}). "
-                f"{baseline_caption(drawn)} Colour: model. {layout.caption()} {tail(sub_study, part)}"
-            )
-            name = f"model_metric{sub_study.suffix}{suffix}"
-            out.append(
-                Figure(
-                    name,
-                    f"Final {metric} per model{title_suffix(sub_study, part)}",
-                    g.figure,
-                    caption,
-                )
-            )
-    return out
-
-
-BUILDERS = [learning_figures, final_metric_figure]
+def final_metric_figure(
+    sub, study: Study, layout: Layout, metric: str, x: str, suffix: str, part: str
+) -> Figure:
+    g = points(sub, x, f"valid_{metric}", layout)
+    drawn = draw_baselines_per_x(g, sub, layout, x, f"baseline_{metric}")
+    unit = " (steps)" if x in LENGTHS else ""
+    g.set_axis_labels(f"{name(x)}{unit}", f"final validation {metric}")
+    g.figure.suptitle(
+        f"Final validation {metric} against {name(x)}" + title_suffix(study, part), y=1.02
+    )
+    caption = (
+        f"Final validation {metric} of each configuration against {name(x)} "
+        f"(points: {seeds(sub, [x, *layout.used], 'point', 'the bars')}). "
+        f"{baselines.per_x_caption(drawn, x)} {layout.caption()} {tail(study, part)}"
+    )
+    title = f"Final {metric} against {name(x)}{title_suffix(study, part)}"
+    return Figure(f"final_metric{study.suffix}{suffix}", title, g.figure, caption)

@@ -1,6 +1,7 @@
 """The one page a person opens: every figure and table of an experiment, with captions.
 
-Written by reports/build.py as reports/<experiment>.html, next to figures/ and tables/.
+Written as <out>/<experiment>.html (out: the report folder, reports/ by default), next to
+figures/ and tables/, which it links.
 """
 
 from __future__ import annotations
@@ -30,10 +31,33 @@ def inline(text: str) -> str:
 
 
 def render(exp, figures, tables, findings, out: Path) -> Path:
+    """Write <out>/<experiment>.html: the header, a failed self-check in red, the findings,
+    the runs that did not finish normally, then every figure and table with its caption."""
     name = exp.name
-    runs = exp.listed
+    parts = header(exp)
+    failed_checks = [f for f in findings if f.warning and f.text.startswith("SELF-CHECK")]
+    if failed_checks:
+        parts.append(f"<p class='warn'>{inline(failed_checks[0].text)}</p>")
+    parts.append(findings_section(findings, name))
+    parts += unfinished(exp.listed)
+    parts.append(
+        "<nav>"
+        + "".join(f"<a href='#{f.name}'>{html.escape(f.title)}</a>" for f in figures)
+        + "".join(f"<a href='#table-{t.name}'>{html.escape(t.title)}</a>" for t in tables)
+        + "</nav>"
+    )
+    parts += [figure_html(f, name) for f in figures] + [table_html(t, name) for t in tables]
+    parts.append("</body></html>")
+    path = out / f"{name}.html"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def header(exp) -> list[str]:
+    """The page's head and title, with how many runs were read and how they ended."""
+    name, runs = exp.name, exp.listed
     counts = runs["outcome"].value_counts()
-    parts = [
+    return [
         f"<!doctype html><html><head><meta charset='utf-8'><title>rnngrad: {name}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>rnngrad report: {html.escape(name)}</h1>",
@@ -43,9 +67,10 @@ def render(exp, figures, tables, findings, out: Path) -> Path:
         + html.escape(name)
         + "</code></p>",
     ]
-    failed_checks = [f for f in findings if f.warning and f.text.startswith("SELF-CHECK")]
-    if failed_checks:
-        parts.append(f"<p class='warn'>{inline(failed_checks[0].text)}</p>")
+
+
+def findings_section(findings, name: str) -> str:
+    """What this sweep shows: a list item per finding, a sub-list of its details."""
     items = []
     for f in findings:
         if f.heading:
@@ -57,51 +82,49 @@ def render(exp, figures, tables, findings, out: Path) -> Path:
                 + (f"<ul>{sub}</ul>" if sub else "")
                 + "</li>"
             )
-    parts.append(
+    return (
         "<section class='findings' id='findings'><h2>What this sweep shows</h2><ul>"
         + "".join(items)
         + "</ul><p class='meta'>Every number above is computed from the recorded runs "
         f"(also in <a href='tables/{name}/findings.md'>findings.md</a>).</p></section>"
     )
+
+
+def unfinished(runs) -> list[str]:
+    """A note listing the analysed runs that failed, were killed, still run or diverged."""
     bad = runs[runs["analysed"] & runs["outcome"].isin(["failed", "killed", "running", "diverged"])]
-    if len(bad):
-        items = "".join(
-            f"<li>{html.escape(str(r.run_name))}: <b>{r.outcome}</b>"
-            + (f" at step {int(r.diverged_at)}" if r.outcome == "diverged" else "")
-            + (f" — {html.escape(str(r.error))}" if r.error else "")
-            + "</li>"
-            for r in bad.itertuples()
-        )
-        parts.append(
-            f"<div class='note'>Runs that did not finish normally ({len(bad)}), counted in "
-            f"the tables; figures show diverged runs at their last state:<ul>{items}</ul></div>"
-        )
-    parts.append(
-        "<nav>"
-        + "".join(f"<a href='#{f.name}'>{html.escape(f.title)}</a>" for f in figures)
-        + "".join(f"<a href='#table-{t.name}'>{html.escape(t.title)}</a>" for t in tables)
-        + "</nav>"
+    if not len(bad):
+        return []
+    items = "".join(
+        f"<li>{html.escape(str(r.run_name))}: <b>{r.outcome}</b>"
+        + (f" at step {int(r.diverged_at)}" if r.outcome == "diverged" else "")
+        + (f" — {html.escape(str(r.error))}" if r.error else "")
+        + "</li>"
+        for r in bad.itertuples()
     )
-    for f in figures:
-        png, svg = f"figures/{name}/{f.name}.png", f"figures/{name}/{f.name}.svg"
-        parts.append(
-            f"<figure id='{f.name}'><h2>{html.escape(f.title)}</h2>"
-            f"<a href='{svg}'><img src='{png}' alt='{html.escape(f.title)}'></a>"
-            f"<figcaption>{html.escape(f.caption)} "
-            f"<a href='{png}'>PNG</a> · <a href='{svg}'>SVG</a></figcaption></figure>"
-        )
-    for t in tables:
-        links = " · ".join(
-            f"<a href='tables/{name}/{t.name}.{ext}'>{ext.upper()}</a>"
-            for ext in ("md", "csv", "tex")
-        )
-        parts.append(
-            f"<section id='table-{t.name}'><h2>{html.escape(t.title)}</h2>"
-            f"<p>{html.escape(t.caption)} {links}</p>"
-            + t.shown.to_html(index=False, border=0, na_rep="–")
-            + "</section>"
-        )
-    parts.append("</body></html>")
-    path = out / f"{name}.html"
-    path.write_text("\n".join(parts))
-    return path
+    return [
+        f"<div class='note'>Runs that did not finish normally ({len(bad)}), counted in "
+        f"the tables; figures show diverged runs at their last state:<ul>{items}</ul></div>"
+    ]
+
+
+def figure_html(f, name: str) -> str:
+    png, svg = f"figures/{name}/{f.name}.png", f"figures/{name}/{f.name}.svg"
+    return (
+        f"<figure id='{f.name}'><h2>{html.escape(f.title)}</h2>"
+        f"<a href='{svg}'><img src='{png}' alt='{html.escape(f.title)}'></a>"
+        f"<figcaption>{html.escape(f.caption)} "
+        f"<a href='{png}'>PNG</a> · <a href='{svg}'>SVG</a></figcaption></figure>"
+    )
+
+
+def table_html(t, name: str) -> str:
+    links = " · ".join(
+        f"<a href='tables/{name}/{t.name}.{ext}'>{ext.upper()}</a>" for ext in ("md", "csv", "tex")
+    )
+    return (
+        f"<section id='table-{t.name}'><h2>{html.escape(t.title)}</h2>"
+        f"<p>{html.escape(t.caption)} {links}</p>"
+        + t.shown.to_html(index=False, border=0, na_rep="–")
+        + "</section>"
+    )

@@ -1,8 +1,7 @@
 """The report's tables: one row per configuration (every setting that varies is a column;
 only seeds are aggregated: mean ± sd, n shown), and every run of the experiment.
 
-Written by reports/build.py (`--only tables` for just these) as
-reports/tables/<experiment>/summary.{md,csv,tex} and runs.{md,csv,tex} (every run, with its
+`save` writes each as <name>.md, .csv and .tex: summary.* and runs.* (every run, with its
 status, outcome and whether it is analysed, so nothing is dropped).
 """
 
@@ -14,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnngrad.reports import frames
+from rnngrad.reports.axes import SEED, groups, text, values_of, varying
+from rnngrad.reports.frames import Study, usable
 
 MEASURES = {  # column -> heading
     "valid_loss": "loss",
@@ -60,10 +60,26 @@ def fall(values: pd.Series, seq_len: pd.Series) -> tuple[float, int, str]:
 
 def configurations(exp) -> list[str]:
     """The settings that vary among the analysed runs, seed aside: the summary's row keys."""
-    return [c for c in frames.varying(exp.runs, exp.config) if c != frames.SEED]
+    return [c for c in varying(exp.runs, exp.config) if c != SEED]
+
+
+SUMMARY_CAPTION = (
+    "One row per configuration of '{name}' ({n} analysed runs; every setting "
+    "that varies is a column, only seeds are aggregated): mean ± sd over the n runs of the "
+    "final validation value of the task's primary metric and of the loss, each beside the "
+    "no-learning baseline recorded on the same validation sets; the final per-step decay "
+    "factor of the long-range gradient and Pascanu's bound at the same training step; "
+    "the distance back at which that gradient first falls below 1e-6 and 1e-16 of its "
+    "value at the loss step (median over the runs; '> T − 1': it never fell that far "
+    "within the sequence in most runs); the final state size ‖h_T‖ and saturated fraction; "
+    "σ_max(W_r) at the step of the decay factor; wall time; and the runs that were solved (the "
+    "task's criterion on the validation set), diverged, failed or killed, or whose "
+    "self-check failed. Fixed: {fixed}."
+)
 
 
 def summary(exp) -> Table:
+    """One row per configuration: the measures' mean ± sd over seeds, and the run counts."""
     runs = exp.runs
     keys = configurations(exp)
     if runs.empty:
@@ -71,74 +87,91 @@ def summary(exp) -> Table:
         return Table(
             "summary", "Per configuration", none, none, "No run is analysed (see the notes)."
         )
-    groups = runs.groupby(keys, dropna=False, sort=True) if keys else [((), runs)]
     numbers, shown = [], []
-    for values, g in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        head = dict(zip(keys, values, strict=True))
-        ok = frames.usable(g)
-        metric = ok["metric"].dropna().iloc[0] if ok["metric"].notna().any() else None
-        num = {**head, "n": len(g), "metric": metric}
-        fmt = {**{k: frames.text(v) for k, v in head.items()}, "n": len(g), "metric": metric or "–"}
-        if metric:
-            final, base = ok.get(f"valid_{metric}"), ok.get(f"baseline_{metric}")
-            num["final_mean"], num["final_sd"] = final.mean(), final.std(ddof=1)
-            num["baseline"] = base.mean() if base is not None else np.nan
-            fmt["final"] = mean_sd(final)
-            fmt["baseline"] = f"{num['baseline']:.3g}" if base is not None else "–"
-        if "baseline_loss" in ok:
-            num["baseline_loss"] = ok["baseline_loss"].mean()
-        for col, heading in MEASURES.items():
-            if col in ok:
-                num[f"{col}_mean"] = ok[col].mean()
-                num[f"{col}_sd"] = ok[col].std(ddof=1) if len(ok) > 1 else np.nan
-                fmt[heading] = mean_sd(ok[col])
-            if col == "valid_loss":
-                fmt["baseline loss"] = f"{num.get('baseline_loss', np.nan):.3g}"
-        for col, heading in (("fall_1e6", "falls below 1e-6 at"), ("fall_1e16", "below 1e-16 at")):
-            if col in ok:
-                median, never, words = fall(ok[col], ok["seq_len"])
-                num[f"{col}_median"], num[f"{col}_never"] = median, never
-                fmt[heading] = words
-        if "solved" in ok and ok["solved"].notna().any():
-            num["solved"] = int((ok["solved"] == 1).sum())
-            fmt["solved"] = f"{num['solved']} of {len(ok)}"
-        num["diverged"] = fmt["diverged"] = int((g["outcome"] == "diverged").sum())
-        num["failed"] = fmt["failed/killed"] = int(
-            g["outcome"].isin(["failed", "killed", "running"]).sum()
-        )
-        failed_checks = int(g["selfcheck"].str.startswith("FAILED").sum())
-        num["selfcheck_failed"] = fmt["self-check failed"] = failed_checks
-        numbers.append(num)
-        shown.append(fmt)
-    caption = (
-        f"One row per configuration of '{exp.name}' ({len(runs)} analysed runs; every setting "
-        "that varies is a column, only seeds are aggregated): mean ± sd over the n runs of the "
-        "final validation value of the task's primary metric and of the loss, each beside the "
-        "no-learning baseline recorded on the same validation sets; the final per-step decay "
-        "factor of the long-range gradient and Pascanu's bound at the same training step; "
-        "the distance back at which that gradient first falls below 1e-6 and 1e-16 of its "
-        "value at the loss step (median over the runs; '> T − 1': it never fell that far "
-        "within the sequence in most runs); the final state size ‖h_T‖ and saturated fraction; "
-        "σ_max(W_r) at the step of the decay factor; wall time; and the runs that were solved (the "
-        "task's criterion on the validation set), diverged, failed or killed, or whose "
-        f"self-check failed. Fixed: {fixed_text(exp, keys)}."
-    )
+    for values, g in groups(runs, keys):
+        row, cells = configuration_row(dict(zip(keys, values, strict=True)), g)
+        numbers.append(row)
+        shown.append(cells)
+    caption = SUMMARY_CAPTION.format(name=exp.name, n=len(runs), fixed=fixed_text(exp, keys))
     return Table(
         "summary", "Per configuration", pd.DataFrame(numbers), pd.DataFrame(shown), caption
     )
+
+
+def configuration_row(head: dict, g: pd.DataFrame) -> tuple[dict, dict]:
+    """The summary row of one configuration's runs: (numbers for CSV, text for Markdown)."""
+    ok = usable(g)
+    metric = ok["metric"].dropna().iloc[0] if ok["metric"].notna().any() else None
+    row = {**head, "n": len(g), "metric": metric}
+    cells = {**{k: text(v) for k, v in head.items()}, "n": len(g), "metric": metric or "–"}
+    if metric:
+        final, base = ok.get(f"valid_{metric}"), ok.get(f"baseline_{metric}")
+        row["final_mean"], row["final_sd"] = final.mean(), final.std(ddof=1)
+        row["baseline"] = base.mean() if base is not None else np.nan
+        cells["final"] = mean_sd(final)
+        cells["baseline"] = f"{row['baseline']:.3g}" if base is not None else "–"
+    if "baseline_loss" in ok:
+        row["baseline_loss"] = ok["baseline_loss"].mean()
+    measure_cells(ok, row, cells)
+    count_cells(g, ok, row, cells)
+    return row, cells
+
+
+def measure_cells(ok: pd.DataFrame, row: dict, cells: dict) -> None:
+    """Add each measure's mean and sd (and the distances' median) to the row and its text."""
+    for col, heading in MEASURES.items():
+        if col in ok:
+            row[f"{col}_mean"] = ok[col].mean()
+            row[f"{col}_sd"] = ok[col].std(ddof=1) if len(ok) > 1 else np.nan
+            cells[heading] = mean_sd(ok[col])
+        if col == "valid_loss":
+            cells["baseline loss"] = f"{row.get('baseline_loss', np.nan):.3g}"
+    for col, heading in (("fall_1e6", "falls below 1e-6 at"), ("fall_1e16", "below 1e-16 at")):
+        if col in ok:
+            median, never, words = fall(ok[col], ok["seq_len"])
+            row[f"{col}_median"], row[f"{col}_never"] = median, never
+            cells[heading] = words
+
+
+def count_cells(g: pd.DataFrame, ok: pd.DataFrame, row: dict, cells: dict) -> None:
+    """Add how many runs were solved, diverged, failed or killed, or failed their self-check."""
+    if "solved" in ok and ok["solved"].notna().any():
+        row["solved"] = int((ok["solved"] == 1).sum())
+        cells["solved"] = f"{row['solved']} of {len(ok)}"
+    row["diverged"] = cells["diverged"] = int((g["outcome"] == "diverged").sum())
+    row["failed"] = cells["failed/killed"] = int(
+        g["outcome"].isin(["failed", "killed", "running"]).sum()
+    )
+    failed_checks = int(g["selfcheck"].str.startswith("FAILED").sum())
+    row["selfcheck_failed"] = cells["self-check failed"] = failed_checks
 
 
 def fixed_text(exp, keys: list[str]) -> str:
     fixed = {
         c: exp.runs[c].iloc[0]
         for c in exp.config
-        if c not in keys and c in exp.runs and len(frames.values_of(exp.runs, c)) == 1
+        if c not in keys and c in exp.runs and len(values_of(exp.runs, c)) == 1
     }
-    return frames.Study(exp.runs, keys, fixed).fixed_text() or "nothing else"
+    return Study(exp.runs, keys, fixed).fixed_text() or "nothing else"
+
+
+RUN_COLUMNS = (  # after the run's name and the settings that vary
+    "status",
+    "outcome",
+    "analysed",
+    "diverged_at",
+    "metric",
+    "final",
+    "decay_factor",
+    "selfcheck",
+    "error",
+    "git_commit",
+    "run_id",
+)
 
 
 def run_list(exp) -> Table:
+    """Every run of the experiment with its status, outcome and whether it is analysed."""
     listed = exp.listed.merge(
         exp.runs[
             ["run_id", *[c for c in exp.runs if c.startswith("valid_") or c in ("decay_factor",)]]
@@ -146,28 +179,13 @@ def run_list(exp) -> Table:
         on="run_id",
         how="left",
     )
-    config = [c for c in frames.varying(listed, exp.config)]
+    config = varying(listed, exp.config)
     listed["final"] = [
         row.get(f"valid_{row['metric']}", np.nan) if row["metric"] else np.nan
         for _, row in listed.iterrows()
     ]
     listed["analysed"] = listed["why_not"].replace("", "yes")
-    cols = [
-        "run_name",
-        *config,
-        "status",
-        "outcome",
-        "analysed",
-        "diverged_at",
-        "metric",
-        "final",
-        "decay_factor",
-        "selfcheck",
-        "error",
-        "git_commit",
-        "run_id",
-    ]
-    frame = listed[[c for c in cols if c in listed]].copy()
+    frame = listed[[c for c in ["run_name", *config, *RUN_COLUMNS] if c in listed]].copy()
     shown = frame.copy()
     for c in shown.columns:
         if shown[c].dtype.kind == "f":
@@ -183,10 +201,12 @@ def run_list(exp) -> Table:
 
 
 def build(exp) -> list[Table]:
+    """The summary (one row per configuration) and the list of every run."""
     return [summary(exp), run_list(exp)]
 
 
 def save(tables: list[Table], folder: Path) -> list[Path]:
+    """Write each table as <name>.md, .csv (the numbers) and .tex. Returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for t in tables:
