@@ -48,12 +48,12 @@ bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) cost
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
 	$(BIN)/python experiments/train.py -m
-	$(BIN)/python reports/build.py --experiment vanishing
+	$(BIN)/rnngrad-report --experiment vanishing
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
 
 EXPERIMENT ?= vanishing
 report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
-	$(BIN)/python reports/build.py --experiment $(EXPERIMENT)
+	$(BIN)/rnngrad-report --experiment $(EXPERIMENT)
 
 UI_PORT ?= 5000
 ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)

@@ -32,7 +32,7 @@ from mlflow.tracking import MlflowClient
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 from harness import Cluster, ensure_packages
 
-from reports.build import cli
+from rnngrad.reports.cli import main as cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 TINY = ["debug=default", "task.T=10", "model.hidden_size=8", "train.seed=0"]

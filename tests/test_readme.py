@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.build import cli
+from rnngrad.reports.cli import main as cli
 from rnngrad.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]

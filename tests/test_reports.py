@@ -17,7 +17,7 @@ self-check, or says what its data do not:
 - rebuilding gives identical files; a missing or empty experiment gives a message; reading
   200 runs takes seconds; the page renders in a real browser.
 
-Run: .venv/bin/pytest tests/test_reports.py   (about two minutes)
+Run: .venv/bin/pytest tests/test_reports.py   (a few minutes)
 """
 
 from __future__ import annotations
@@ -41,14 +41,16 @@ from matplotlib.colors import to_hex
 from mlflow.tracking import MlflowClient
 
 import rnngrad.rnn as rnn_module
-from reports import figures as figs
-from reports import findings as finds
-from reports import frames, tables
-from reports.build import cli
-from reports.load import NoRuns, load
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.pipeline.config import register
+from rnngrad.reports import findings as finds
+from rnngrad.reports import frames, tables
+from rnngrad.reports import gallery as figs
+from rnngrad.reports.cli import main as cli
+from rnngrad.reports.load import NoRuns, load
+from rnngrad.reports.plot import Figure
+from rnngrad.reports.wording import span
 
 ROOT = Path(__file__).resolve().parents[1]
 EXP = "report_test"
@@ -145,6 +147,17 @@ def mixed(tmp_path_factory) -> Path:
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return tmp
+
+
+@pytest.fixture(scope="module")
+def mixed_built(mixed, tmp_path_factory) -> Path:
+    return build(mixed, tmp_path_factory.mktemp("mixed_out"), "rnn_vs_attention")
+
+
+@pytest.fixture(scope="module")
+def loaded(store):
+    """The store's experiment as the reports load it (tests only read it)."""
+    return load(EXP, uri(store))
 
 
 class Links(HTMLParser):
@@ -251,8 +264,8 @@ def test_failed_and_diverged_runs_are_shown_and_counted(built):
 # -- 1. never pool unlike runs ---------------------------------------------------------------
 
 
-def test_attention_and_the_rnn_never_share_a_table_row(mixed, tmp_path):
-    out = build(mixed, tmp_path, "rnn_vs_attention")
+def test_attention_and_the_rnn_never_share_a_table_row(mixed_built):
+    out = mixed_built
     summary = pd.read_csv(out / "tables" / "rnn_vs_attention" / "summary.csv")
     assert len(summary) == 8 and (summary["n"] == 2).all()  # 2 tasks × 2 T × 2 models
     attention = summary[summary["model"] == "attention"]
@@ -261,8 +274,8 @@ def test_attention_and_the_rnn_never_share_a_table_row(mixed, tmp_path):
     assert summary[summary["model"] == "rnn"]["sigma_max_mean"].notna().all()
 
 
-def test_tasks_never_share_a_line_or_a_baseline(mixed, tmp_path):
-    out = build(mixed, tmp_path, "rnn_vs_attention")
+def test_tasks_never_share_a_line_or_a_baseline(mixed, mixed_built):
+    out = mixed_built
     text = captions(out, "rnn_vs_attention")
     assert "0.375" not in " ".join(text.values())  # the blend of 0.5 and 0.25
     loss = text["learning_loss"]
@@ -372,8 +385,8 @@ def test_a_passed_self_check_is_stated_with_its_numbers(built):
 # -- 8. pairs from one step; distances that never fell ------------------------------------------
 
 
-def test_decay_and_bound_are_paired_from_one_training_step(store):
-    exp = load(EXP, uri(store))
+def test_decay_and_bound_are_paired_from_one_training_step(loaded):
+    exp = loaded
     wide = exp.history.pivot_table(index=["run_id", "step"], columns="metric", values="value")
     checked = 0
     for row in exp.runs.dropna(subset=["decay_factor"]).itertuples():
@@ -397,8 +410,8 @@ def test_a_distance_that_never_fell_is_beyond_the_sequence_not_an_average():
 # -- 6. captions and claims ------------------------------------------------------------------------
 
 
-def test_captions_are_true_to_their_figures(store):
-    exp = load(EXP, uri(store))
+def test_captions_are_true_to_their_figures(loaded):
+    exp = loaded
     built_figures = {f.name: f for f in figs.build(exp)}
     try:
         main = max(frames.studies(exp, frames.usable(exp.runs)), key=lambda s: len(s.runs)).suffix
@@ -433,15 +446,15 @@ def test_captions_are_true_to_their_figures(store):
             plt.close(f.fig)
 
 
-def test_the_findings_numbers_are_the_tables_numbers(store):
-    exp = load(EXP, uri(store))
+def test_the_findings_numbers_are_the_tables_numbers(loaded):
+    exp = loaded
     items = finds.findings(exp)
     text = " ".join(" ".join([i.text, *i.details]) for i in items)
     main = max(frames.studies(exp, frames.usable(exp.runs)), key=lambda s: len(s.runs))
     tanh = main.runs[main.runs["variant"] == "rnn tanh"].dropna(subset=["decay_factor"])
-    expected = f"{finds.span(tanh['decay_factor'])} per step back"
+    expected = f"{span(tanh['decay_factor'])} per step back"
     assert f"**rnn tanh** ({len(tanh)} runs" in text and expected in text
-    assert finds.span(tanh["bound"]) in text
+    assert span(tanh["bound"]) in text
     assert "saturated fraction" in text and "‖h_T‖" in text  # the state, per variant
 
 
@@ -474,11 +487,15 @@ def test_an_experiment_whose_runs_all_failed_gets_a_report_not_a_crash(tmp_path)
 
 
 def test_figures_or_tables_alone(store, tmp_path):
-    for only in ("figures", "tables"):
+    """Through the installed command and through the script in reports/."""
+    commands = {
+        "figures": [str(Path(sys.executable).parent / "rnngrad-report")],
+        "tables": [sys.executable, str(ROOT / "reports" / "build.py")],
+    }
+    for only, command in commands.items():
         proc = subprocess.run(
             [
-                sys.executable,
-                str(ROOT / "reports" / "build.py"),
+                *command,
                 "--experiment",
                 EXP,
                 "--tracking-uri",
@@ -495,6 +512,29 @@ def test_figures_or_tables_alone(store, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert any((tmp_path / only / EXP).iterdir())
     assert not (tmp_path / f"{EXP}.html").exists()  # the page needs both
+
+
+def test_a_figure_added_as_the_checklist_says_appears_on_the_page(store, tmp_path, monkeypatch):
+    """docs/contributing.md, "Add a figure": a builder (exp, study) -> [Figure], listed in
+    gallery.FIGURES, is drawn for every study, saved as PNG and SVG and shown on the page with
+    its caption. Here it is the only one listed, to keep the build short."""
+    drawn = []
+
+    def run_count(exp, study):
+        fig, ax = plt.subplots()
+        ax.bar(["runs"], [len(study.runs)])
+        drawn.append(study.suffix)
+        caption = f"How many runs this study holds: {len(study.runs)}."
+        return [Figure(f"run_count{study.suffix}", "Runs per study", fig, caption)]
+
+    monkeypatch.setattr(figs, "FIGURES", [run_count])
+    out = build(store, tmp_path)
+    names = {p.name for p in (out / "figures" / EXP).iterdir()}
+    assert len(drawn) == 2  # the sweep's runs and the diverged run's study
+    assert names == {f"run_count{s}.{ext}" for s in drawn for ext in ("png", "svg")}
+    text = captions(out)
+    assert set(text) == {f"run_count{s}" for s in drawn}
+    assert all("How many runs this study holds" in t for t in text.values())
 
 
 def test_rebuilding_gives_identical_files_and_later_runs_appear(store, built, tmp_path):
@@ -551,12 +591,17 @@ def test_missing_or_empty_experiments_give_a_message(store, tmp_path, capsys):
     assert not (tmp_path / "none.db").exists()
     with pytest.raises(NoRuns):
         load(EXP, f"sqlite:///{tmp_path}/absent.db")
+    command = [sys.executable, "-m", "rnngrad.reports", "--experiment", "nope"]
+    proc = subprocess.run(
+        [*command, "--tracking-uri", uri(store)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1 and "no experiment 'nope'" in proc.stderr
 
 
 @pytest.mark.slow
-def test_reading_200_runs_takes_seconds(store, tmp_path):
+def test_reading_200_runs_takes_seconds(loaded, tmp_path):
     """200 runs with the pipeline's record and artifacts, logged straight to a fresh store."""
-    source = load(EXP, uri(store)).runs.iloc[0]
+    source = loaded.runs.iloc[0]
     art = Path(source["artifact_uri"].removeprefix("file://"))
     client = MlflowClient(f"sqlite:///{tmp_path}/big.db")
     eid = client.create_experiment("big", artifact_location=(tmp_path / "art").as_uri())

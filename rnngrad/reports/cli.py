@@ -1,0 +1,90 @@
+"""Regenerate every figure, table and the page of one experiment from the MLflow store.
+
+    rnngrad-report --experiment vanishing [--tracking-uri URI] [--out DIR]
+                   [--only figures|tables]
+    python -m rnngrad.reports ...       python reports/build.py ...       make report
+
+Reads the store only (never retrains); writes <out>/figures/<experiment>/,
+<out>/tables/<experiment>/ (with findings.md, what the sweep shows) and
+<out>/<experiment>.html, where <out> is the project's reports/ folder unless --out says
+otherwise. Running it twice gives the same files; runs added by a later sweep appear;
+failed, killed and diverged runs are shown and counted; a failed self-check is a WARNING;
+an empty or missing experiment gives a message and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rnngrad.pipeline.tracking import PROJECT_ROOT
+from rnngrad.reports import findings, gallery, page, tables
+from rnngrad.reports.load import NoRuns, load
+
+OUT = PROJECT_ROOT / "reports"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rnngrad-report", description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default="vanishing", help="MLflow experiment name")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="store to read (default: $MLFLOW_TRACKING_URI, else mlflow.db)",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for figures/, tables/")
+    parser.add_argument(
+        "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
+    )
+    return parser.parse_args(argv)
+
+
+def write(exp, out: Path, only: str | None) -> tuple[list[Path], list]:
+    """Write what `only` asks for (everything if None). Returns the paths and the findings."""
+    written, built_figures, built_tables = [], [], []
+    if only in (None, "figures"):
+        built_figures = gallery.build(exp)
+        written += gallery.save(built_figures, out / "figures" / exp.name)
+    items = findings.findings(exp)
+    if only in (None, "tables"):
+        built_tables = tables.build(exp)
+        folder = out / "tables" / exp.name
+        written += tables.save(built_tables, folder)
+        (folder / "findings.md").write_text(findings.markdown(exp, items))
+        written.append(folder / "findings.md")
+    if only is None:
+        written.append(page.render(exp, built_figures, built_tables, items, out))
+    return written, items
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the report; print what was read and written, warnings and notes. Returns the
+    exit status: 1 when the store or the experiment is missing or has no runs."""
+    args = parse(argv)
+    start = time.perf_counter()
+    try:
+        exp = load(args.experiment, args.tracking_uri)
+    except NoRuns as err:
+        print(f"report: {err}", file=sys.stderr)
+        return 1
+    loaded = time.perf_counter() - start
+    written, items = write(exp, args.out, args.only)
+    counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
+    print(
+        f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) read "
+        f"in {loaded:.1f} s; wrote {len(written)} files in {time.perf_counter() - start:.1f} s"
+    )
+    for item in items:
+        if item.warning:
+            print(f"WARNING: {item.text}")
+    for note in exp.notes:
+        print(f"note: {note}")
+    if args.only is None:
+        print(f"open {written[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
