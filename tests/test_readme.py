@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image
 import pytest
 
 from rnngrad.reports.cli import main as cli
@@ -106,3 +107,7 @@ def test_the_quoted_findings_are_what_the_vanishing_sweep_finds(tmp_path):
     assert len(found) == len(quoted)
     for q, f in zip(quoted, found, strict=True):
         assert same(q, f), f"docs/reports.md says:\n{q}\nthe sweep finds:\n{f}"
+    # the README's figure is this sweep's profile_initial.png
+    shown = matplotlib.image.imread(ROOT / "docs" / "vanishing_profile.png")
+    rebuilt = matplotlib.image.imread(tmp_path / "figures" / "vanishing" / "profile_initial.png")
+    assert shown.shape == rebuilt.shape and abs(shown - rebuilt).mean() < 0.01

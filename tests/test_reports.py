@@ -42,8 +42,8 @@ from mlflow.tracking import MlflowClient
 
 import rnngrad.rnn as rnn_module
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline.job import run as run_job
 from rnngrad.pipeline.config import register
+from rnngrad.pipeline.job import run as run_job
 from rnngrad.reports import findings as finds
 from rnngrad.reports import frames, tables
 from rnngrad.reports import gallery as figs

@@ -118,6 +118,25 @@ def register() -> None:
         store.store(group="model", name=name, node=schema_of(name, cls, NOT_CONFIGURED))
 
 
+def param_types() -> dict[str, type]:
+    """Every key a run logs as a param (the flattened config and the task's sizes) with its
+    Python type: how the reports read back params, which MLflow stores as strings."""
+    groups = {
+        "task": [schema_of(name, cls) for name, cls in TASKS.items()],
+        "model": [schema_of(name, cls, NOT_CONFIGURED) for name, cls in MODELS.items()],
+        "optim": [OptimConf],
+        "train": [TrainConf],
+        "tracking": [TrackingConf],
+    }
+    types = {f"task.{size}": int for size in ("seq_len", "input_size", "output_size")}
+    for group, schemas in groups.items():
+        for schema in schemas:
+            for key, hint in typing.get_type_hints(schema).items():
+                kinds = [k for k in typing.get_args(hint) if k is not type(None)] or [hint]
+                types[f"{group}.{key}"] = kinds[0]
+    return types
+
+
 class ConfigError(ValueError):
     """A configuration value that is not allowed: key, value, what is allowed."""
 

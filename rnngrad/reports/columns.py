@@ -7,26 +7,10 @@ from __future__ import annotations
 import math
 
 from rnngrad.pipeline import record as rec
+from rnngrad.pipeline.config import param_types
 
-# params as logged (strings) -> their types; anything else stays a string
-PARAM_TYPES = {
-    "task.T": int,
-    "task.delay": int,
-    "task.seq_len": int,
-    "model.hidden_size": int,
-    "model.skip": bool,
-    "model.recurrent_scale": float,
-    "optim.lr": float,
-    "optim.clip": float,
-    "optim.batch_size": int,
-    "train.steps": int,
-    "train.seed": int,
-    "train.eval_every": int,
-    "train.profile_every": int,
-    "train.valid_size": int,
-    "train.probe_size": int,
-    "train.early_stop": bool,
-}
+# params as logged (strings) -> their types, from the config schema; anything else a string
+PARAM_TYPES = param_types()
 SHORT = {  # column names in the frames
     "model.name": "model",
     "task.name": "task",
@@ -51,7 +35,7 @@ SHORT = {  # column names in the frames
     "train.probe_size": "probe_size",
     "train.early_stop": "early_stop",
 }
-DERIVED = ("task.seq_len", "task.input_size", "task.output_size", "optim.name")  # not settings
+DERIVED = ("task.seq_len", "task.input_size", "task.output_size")  # not settings
 RNN_ONLY = ("activation", "skip", "recurrent_init", "recurrent_scale")  # blank for attention
 
 

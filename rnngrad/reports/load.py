@@ -59,9 +59,10 @@ def choose(frame: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     notes = []
     if old.any():
         notes.append(
-            f"{int(old.sum())} run(s) were recorded by an older version of rnngrad and lack what "
-            "the report needs (baselines, self-check, state); they are listed, not analysed. "
-            "Launching their sweep again runs them anew."
+            f"{int(old.sum())} run(s) were recorded by an older version of rnngrad (record "
+            f"version < {rec.VERSION}: what they recorded, or how their config is keyed, is not "
+            "what this report reads); they are listed, not analysed. Launching their sweep "
+            "again runs them anew."
         )
     repeats = 0
     for _, group in frame[~old].groupby("config_hash", sort=False):
