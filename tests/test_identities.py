@@ -1,10 +1,12 @@
-"""Each identity the original handwritten notes derive, checked on its own.
+"""Each identity the original notes derive, checked on its own.
 
-- softmax–cross-entropy: ∂(-log p_y)/∂s = p - onehot(y)               (notes 000-004)
-- Lemma 1 (note 001): v = f(W h) ⇒ dh = Wᵀ(f'(Wh) ∘ dv), dW = (f'(Wh) ∘ dv) hᵀ
-- tanh' = 1 - tanh², σ' = σ - σ²                                       (notes 000, 001, 003)
+- softmax–cross-entropy: ∂(-log p_y)/∂s = p - onehot(y)
+- Lemma 1 of the original notes: v = f(W h) ⇒ dh = Wᵀ(f'(Wh) ∘ dv), dW = (f'(Wh) ∘ dv) hᵀ
+- tanh' = 1 - tanh², σ' = σ - σ²
 - the backward recurrence ∂J/∂h_{t-1} = W_rᵀ diag(f'(a_t)) ∂J/∂h_t, and with the skip
-  connection (W_rᵀ diag(f'(a_t)) + I) ∂J/∂h_t                          (note 003)
+  connection (W_rᵀ diag(f'(a_t)) + I) ∂J/∂h_t
+
+Where the original notes slip on one of these, docs/derivations.md quotes their line.
 
 Run: .venv/bin/pytest tests/test_identities.py
 """
@@ -103,7 +105,8 @@ def test_saturated_units_keep_their_derivative():
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 @pytest.mark.parametrize("skip", [False, True])
 def test_backward_recurrence(activation, skip):
-    """With the loss at the last step only, consecutive ∂J/∂h_t obey note 003's recurrence."""
+    """With the loss at the last step only, consecutive ∂J/∂h_t obey the recurrence
+    of the original notes (docs/derivations.md §5, §6)."""
     rnn = RNN(3, 6, 2, activation=activation, skip=skip, seed=4, recurrent_scale=1.5)
     rng = np.random.default_rng(5)
     x, y = rng.integers(0, 3, size=(7, 2)), rng.integers(0, 2, size=2)
@@ -167,7 +170,8 @@ def test_derivatives_and_norms_raise_no_warnings_at_extremes():
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_lemma_2(activation):
-    """Note 001: s = u ∘ f(v) ⇒ du = f(v) ∘ ds, dv = f'(v) ∘ u ∘ ds (Corollary 2: f = id)."""
+    """Lemma 2 of the original notes: s = u ∘ f(v) ⇒ du = f(v) ∘ ds, dv = f'(v) ∘ u ∘ ds
+    (Corollary 2: f = id)."""
     rng = np.random.default_rng(8)
     u, v, ds = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(5)
 
@@ -184,7 +188,8 @@ def test_lemma_2(activation):
 
 
 def test_input_gradient():
-    """Note 001 eq. 2: ∂J/∂x_t = W_eᵀ da_t, checked by perturbing dense inputs."""
+    """As the original notes' backward pass has it: ∂J/∂x_t = W_eᵀ da_t, checked by perturbing
+    dense inputs."""
     rnn = RNN(3, 5, 2, seed=6, recurrent_scale=1.3)
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((4, 2, 3)), rng.integers(0, 2, size=(4, 2))
