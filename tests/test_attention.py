@@ -59,9 +59,9 @@ def test_parameter_and_position_gradients(loss, loss_at, kind, tb):
     np.testing.assert_allclose(out.dx_norms, expected, rtol=1e-6, atol=1e-12)
 
 
-def test_note_000_elementwise_formula_against_the_matrix_form():
+def test_the_original_notes_elementwise_formula_against_the_matrix_form():
     """Y = softmax(QKᵀ)V. Element-wise: ∂Y_ij/∂K_kl = α_ik Q_il (V_kj − Y_ij).
-    Note 000 writes Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il): α_il where α_ik is meant."""
+    The original notes write Σ_q V_qj (α_iq Q_il [q=k] − α_iq α_il Q_il): α_il where α_ik is meant."""
     rng = np.random.default_rng(3)
     n, m, dv = 4, 3, 2
     q, k, v = rng.standard_normal((n, m)), rng.standard_normal((n, m)), rng.standard_normal((n, dv))
