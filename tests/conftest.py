@@ -2,8 +2,11 @@
 
 - one worker per usable core (the cores this process may run on, not the machine's);
 - the tests that share a fixture built once per module or session (a sweep's store, a
-  server, a cluster) run together on one worker, so that it is built once: xdist would
-  otherwise build it again on every worker that takes one of them;
+  server, a cluster), or that carry an `xdist_group` mark, run together on one worker, so
+  that it is built once: xdist would otherwise build it again on every worker that takes one
+  of them. (xdist's own loadgroup marks the groups in the test ids, which pytest 9.2 no longer
+  lets it do: here each worker writes the groups it collected to the run's temporary folder
+  and the scheduler reads them);
 - the longest work is handed out first (LONGEST, then the shared groups, then the slow
   tests), so that no worker starts a long test while the others are running out of work.
 
@@ -15,7 +18,9 @@ process (for a debugger).
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -38,17 +43,49 @@ def shares_a_fixture(item: pytest.Item) -> bool:
     )
 
 
-def rank(item: pytest.Item) -> int:
-    if item.originalname in LONGEST:
-        return 0
-    if item.get_closest_marker("xdist_group"):
-        return 1
-    return 2 if item.get_closest_marker("slow") else 3
+def group(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    if mark:
+        return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+    return item.module.__name__ if shares_a_fixture(item) else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def groups_file(basetemp: Path) -> Path:
+    return basetemp / "xdist-groups.json"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if shares_a_fixture(item) and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=rank)  # stable: the file order within each rank
+    found = {item.nodeid: group(item) for item in items}
+    items.sort(
+        key=lambda item: (
+            0 if item.originalname in LONGEST else 1,
+            found[item.nodeid] is None,
+            not item.get_closest_marker("slow"),
+        )
+    )
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and config.option.basetemp:  # for the scheduler: every worker
+        path = groups_file(Path(config.option.basetemp).parent)  # collects the same tests
+        mine = path.with_suffix(f".{worker['workerid']}")
+        mine.write_text(json.dumps({k: v for k, v in found.items() if v}))
+        mine.replace(path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    path = groups_file(config._tmp_path_factory.getbasetemp())
+
+    class Groups(LoadScopeScheduling):
+        """Scope = the test's group, or the test itself; read once the workers collected."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(path.read_text()) if path.exists() else {}
+            return self.groups.get(nodeid, nodeid)
+
+    return Groups(config, log)
