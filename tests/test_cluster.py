@@ -34,7 +34,11 @@ from harness import Cluster, ensure_packages
 
 from rnngrad.reports.cli import main as cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.xdist_group("cluster"),  # one worker, in this order: one cluster up at a time
+]
 TINY = ["debug=default", "task.T=10", "model.hidden_size=8", "train.seed=0"]
 
 

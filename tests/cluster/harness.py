@@ -89,9 +89,19 @@ class Server:
             *extra,
         ]
 
-    def start(self) -> None:
-        extra = ("--port", str(self.port), "--pg-port", str(self.pg_port))
-        subprocess.run(self.command("start", *extra), check=True, capture_output=True, timeout=180)
+    def start(self, attempts: int = 3) -> None:
+        """Start on the free ports picked; should another process (a parallel test worker)
+        take one of them first, stop what started and try again on new ones."""
+        for attempt in range(attempts):
+            extra = ("--port", str(self.port), "--pg-port", str(self.pg_port))
+            done = subprocess.run(self.command("start", *extra), capture_output=True, timeout=180)
+            if done.returncode == 0:
+                return
+            subprocess.run(self.command("stop"), capture_output=True, timeout=120)
+            if attempt + 1 == attempts:
+                raise RuntimeError(f"the MLflow server did not start: {done.stderr[-2000:]!r}")
+            self.port, self.pg_port = free_port(), free_port()
+            self.uri = f"http://127.0.0.1:{self.port}"
 
     def pid(self) -> int:
         return int((self.dir / "mlflow.pid").read_text())
@@ -114,13 +124,16 @@ class Cluster:
         self.server_dir = self.dir / "server"
         self.server_dir.mkdir()
         self.server = Server(self.server_dir)
-        self.uri = self.server.uri
         self.env = {
             **os.environ,
             "SLURM_CONF": str(self.conf),
             "PATH": f"{Path(__file__).parent}:{os.environ['PATH']}",
             "PYTHONWARNINGS": "ignore",
         }
+
+    @property
+    def uri(self) -> str:
+        return self.server.uri  # known once the server started (its port may change then)
 
     # -- bring-up ----------------------------------------------------------------------------
 
