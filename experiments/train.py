@@ -26,10 +26,9 @@ from omegaconf import DictConfig
 from rnngrad.pipeline.config import ConfigError, register
 from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.interrupts import exit_quietly, raise_on_sigterm
-from rnngrad.pipeline.job import run
 from rnngrad.pipeline.preflight import preflight
+from rnngrad.pipeline.record import DEBUG, SINGLE_RUNS
 from rnngrad.pipeline.store import StoreError, credentials_to_env, public
-from rnngrad.pipeline.tracking import DEBUG, SINGLE_RUNS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register()
@@ -37,6 +36,8 @@ register()
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
+    from rnngrad.pipeline.job import run  # MLflow and matplotlib: only once there is a job
+
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
     in_sweep = cfg.tracking.parent_run_id is not None

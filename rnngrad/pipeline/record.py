@@ -10,6 +10,9 @@ from __future__ import annotations
 
 VERSION = 3  # 3: a config holds only the keys of its task and its model
 
+# -- experiments of runs outside a preset's sweep ----------------------------------------------
+SINGLE_RUNS, DEBUG = "single_runs", "debug"
+
 # -- tags ------------------------------------------------------------------------------------
 VERSION_TAG = "rnngrad.record_version"
 CONFIG_HASH = "rnngrad.config_hash"  # the resolved config without `tracking`

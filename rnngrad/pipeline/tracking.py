@@ -21,7 +21,6 @@ from . import record as rec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BATCH_LIMIT = 1000  # log_batch takes at most 1000 metrics and 1000 tags per call
-SINGLE_RUNS, DEBUG = "single_runs", "debug"  # experiments of runs outside a preset's sweep
 
 
 def store_uri(uri: str | None) -> str:
