@@ -31,7 +31,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# One BLAS thread; OPENBLAS_CORETYPE/L2_SIZE unset for this command only (see STACK.md):
+# One BLAS thread; OPENBLAS_CORETYPE/L2_SIZE unset for this command only:
 # they force an older, slower OpenBLAS kernel on some processors.
 bench: $(STAMP) ## time forward+backward against GEMM throughput and PyTorch (if installed)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \

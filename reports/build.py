@@ -1,7 +1,7 @@
 """Build the report of one experiment: `python reports/build.py --experiment vanishing`.
 
 The same as `rnngrad-report` and `python -m rnngrad.reports` (rnngrad/reports/cli.py has
-the options); `make report` runs it.
+the options, and `make report` runs).
 """
 
 import sys

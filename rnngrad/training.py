@@ -62,7 +62,7 @@ class Settings:
             try:
                 checks.positive_float("clip", self.clip)
             except checks.BadValue:
-                allowed = "expected a positive number, or None for no clipping"
+                allowed = "expected a positive number, or None (null in a config) for no clipping"
                 raise checks.BadValue("clip", self.clip, allowed) from None
         checks.boolean("early_stop", self.early_stop)
         checks.integer_at_least("seed", self.seed, 0)

@@ -66,6 +66,35 @@ def test_build_makes_the_task_model_and_settings_the_job_runs():
         config.build(composed("model.recurrent_scale=inf"))
 
 
+def test_a_task_or_model_is_chosen_by_its_option_not_by_its_name_key():
+    for override, message in (
+        (
+            "task.name=digits",
+            r"^task\.name=digits: set by choosing the option \(task=temporal_order",
+        ),
+        ("model.name=attention", r"^model\.name=attention: set by choosing the option"),
+    ):
+        with pytest.raises(config.ConfigError, match=message):
+            config.build(composed(override))
+
+
+def test_a_sweep_over_tasks_counts_the_keys_only_some_tasks_have_as_swept():
+    from rnngrad.pipeline.sweeper import swept_keys
+
+    configs = [composed("task=digits"), composed("task=temporal_order")]
+    assert {"task.name", "task.T", "task.delay", "task.mode"} <= set(swept_keys(configs))
+    assert "model.activation" not in swept_keys(configs)
+
+
+def test_a_constructor_parameter_without_a_default_cannot_become_a_config_option():
+    class Sizeless(RNN):
+        def __init__(self, input_size: int, hidden_size: int, output_size: int, depth: int):
+            super().__init__(input_size, hidden_size, output_size)
+
+    with pytest.raises(TypeError, match=r"Sizeless\(depth\): a config option needs a default"):
+        config.schema_of("sizeless", Sizeless, config.NOT_CONFIGURED)
+
+
 class Parity(Task):
     """Throwaway task for the checklist test: the parity of T bits, read at the last step."""
 

@@ -5,7 +5,8 @@
   computes;
 - the findings quoted for the `vanishing` sweep (docs/reports.md) are what that sweep finds:
   the test runs the whole sweep exactly as `make sweep` does (48 runs, ~2 minutes on 2 cores),
-  builds its report and compares every sentence and number with the quoted block.
+  builds its report and compares every sentence and number with the quoted block, and the
+  README's figure (docs/vanishing_profile.png) with the figure that report draws.
 
 Run: .venv/bin/pytest tests/test_readme.py
 """

@@ -115,9 +115,21 @@ BAD_SETTINGS = [
     ("probe_size", 0, "probe_size: expected an integer >= 1; got 0"),
     ("lr", 0.0, "lr: expected a positive finite number; got 0.0"),
     ("lr", float("inf"), "lr: expected a positive finite number; got inf"),
-    ("clip", 0.0, "clip: expected a positive number, or None for no clipping; got 0.0"),
-    ("clip", -1, "clip: expected a positive number, or None for no clipping; got -1"),
-    ("clip", float("inf"), "clip: expected a positive number, or None for no clipping; got inf"),
+    (
+        "clip",
+        0.0,
+        "clip: expected a positive number, or None (null in a config) for no clipping; got 0.0",
+    ),
+    (
+        "clip",
+        -1,
+        "clip: expected a positive number, or None (null in a config) for no clipping; got -1",
+    ),
+    (
+        "clip",
+        float("inf"),
+        "clip: expected a positive number, or None (null in a config) for no clipping; got inf",
+    ),
     ("seed", -1, "seed: expected an integer >= 0; got -1"),
     ("early_stop", "yes", "early_stop: expected True or False; got 'yes'"),
 ]

@@ -40,7 +40,7 @@ from ..tasks import TASKS, Task
 from ..training import Settings
 
 MODELS: dict[str, type] = {"rnn": RNN, "attention": Attention}
-NOT_CONFIGURED = ("input_size", "output_size", "seed")  # from the task, and train.seed
+NOT_CONFIGURED = ("input_size", "output_size", "seed")  # a model's: the task's sizes, train.seed
 HIDDEN_SIZE = 32  # the one default the engine leaves to its caller
 OPTIM_KEYS = ("lr", "clip", "batch_size")
 
@@ -54,8 +54,12 @@ def schema_of(name: str, cls: type, skip: tuple[str, ...] = ()) -> type:
         if param.name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         default = HIDDEN_SIZE if param.name == "hidden_size" else param.default
+        if default is param.empty:
+            raise TypeError(f"{cls.__name__}({param.name}): a config option needs a default")
         fields.append((param.name, plain_type(hints[param.name]), field(default=default)))
-    return dataclasses.make_dataclass(f"{cls.__name__}Conf", fields)
+    schema = dataclasses.make_dataclass(f"{cls.__name__}Conf", fields)
+    schema.option = name  # the option that chose this schema: its `name` must stay that
+    return schema
 
 
 def settings_schema(name: str, keys, extra: tuple = ()) -> type:
@@ -128,13 +132,13 @@ def param_types() -> dict[str, type]:
         "train": [TrainConf],
         "tracking": [TrackingConf],
     }
-    types = {f"task.{size}": int for size in ("seq_len", "input_size", "output_size")}
+    found = {f"task.{size}": int for size in ("seq_len", "input_size", "output_size")}
     for group, schemas in groups.items():
         for schema in schemas:
             for key, hint in typing.get_type_hints(schema).items():
                 kinds = [k for k in typing.get_args(hint) if k is not type(None)] or [hint]
-                types[f"{group}.{key}"] = kinds[0]
-    return types
+                found[f"{group}.{key}"] = kinds[0]
+    return found
 
 
 class ConfigError(ValueError):
@@ -159,6 +163,11 @@ def build(cfg: DictConfig) -> Plan:
     """Build the task, the model and the settings of `cfg`, or raise ConfigError for the first
     value no run could use."""
     unknown_keys(cfg)
+    for group in ("task", "model"):
+        chosen = getattr(OmegaConf.get_type(cfg[group]), "option", None)
+        if cfg[group].name != chosen:
+            allowed = f"set by choosing the option ({group}={chosen} here), not on its own"
+            raise ConfigError(f"{group}.name", cfg[group].name, allowed)
     if not str(cfg.tracking.experiment).strip():
         raise ConfigError("tracking.experiment", "''", "expected a non-empty name")
     task_params, model_params = parameters(cfg.task), parameters(cfg.model)
@@ -172,6 +181,21 @@ def build(cfg: DictConfig) -> Plan:
             task.input_size, output_size=task.output_size, seed=settings.seed, **model_params
         )
     return Plan(cfg, task, model, settings)
+
+
+_READY: dict[str, Plan] = {}  # built in this process and not yet run, by config hash
+
+
+def remember(plan: Plan) -> None:
+    """Keep a plan built to check a configuration for the job of this process that runs it."""
+    _READY[config_hash(plan.cfg)] = plan
+
+
+def take(cfg: DictConfig) -> Plan:
+    """The plan of `cfg`: the one this process built when it checked it (once), else built
+    now. Its config is `cfg`, the job's own (tracking values differ; the hash does not)."""
+    plan = _READY.pop(config_hash(cfg), None)
+    return Plan(cfg, plan.task, plan.model, plan.settings) if plan else build(cfg)
 
 
 def parameters(node: DictConfig) -> dict:

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from ..training import train
 from . import claims, interrupts, store, tracking
 from . import record as rec
-from .config import Plan, build, config_hash, flatten, plain
+from .config import Plan, config_hash, flatten, plain, take
 from .errors import one_line
 from .labels import job_label, run_label, run_title
 from .recorder import Recorder
@@ -30,7 +30,7 @@ from .run_figure import plt, profile_figure
 
 def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> dict:
     """Train one configuration and record it; returns what the sweep summary needs."""
-    plan = build(cfg)
+    plan = take(cfg)
     label = job_label(overrides, job_index, cfg.tracking.job_total)
     if not cfg.tracking.enabled:
         result = train_and_report(plan, label, None)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Plan
+
 
 def run_label(overrides: list[str]) -> str:
     """ "activation=tanh skip=true T=30 seed=0" from the job's overrides (tracking.* left out)."""
@@ -20,8 +25,9 @@ def job_label(overrides: list[str], index: int | None, total: int | None) -> str
     return f"{prefix} {run_label(overrides)}".rstrip()
 
 
-def run_title(plan) -> str:
-    """ "temporal_order T=30 rnn tanh H=32 seed=0": a run's figure title, from what it built."""
+def run_title(plan: Plan) -> str:
+    """ "temporal_order T=30 rnn tanh H=32 seed=0": a run's figure title, from what it built
+    (T: the length of the sequences the task produces)."""
     task, model = plan.task, plan.model
-    length = f"T={task.T}" if hasattr(task, "T") else f"delay={task.delay}"
-    return f"{task.name} {length} {model.label} H={model.hidden_size} seed={plan.settings.seed}"
+    size = f"H={model.hidden_size} seed={plan.settings.seed}"
+    return f"{task.name} T={task.seq_len} {model.label} {size}"

@@ -2,9 +2,9 @@
 
 Hydra would report these itself, over several lines and without saying what is allowed.
 This parses the overrides and composes the config once with Hydra's compose API (a key or
-type the schema does not have fails here), then hands over. The values themselves are
-checked where they are built, once: job by job by the sweeper, or by a single run's job
-(rnngrad.pipeline.config.build).
+type the schema does not have fails here). A single run's config is also built here
+(rnngrad.pipeline.config.build: every value checked, nothing written yet), and the plan is
+kept for its job; a sweep's jobs are built by the sweeper. Then it hands over to Hydra.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import open_dict
 
+from .config import build, remember
 from .errors import one_line
 
 PASS_THROUGH = (
@@ -47,7 +49,11 @@ def preflight(conf_dir: Path, argv: list[str]) -> None:
         if not multirun and len(fixed) < len(overrides):
             raise ValueError("a sweep (a,b or range) needs -m/--multirun")
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-            compose("config", overrides=fixed)
+            cfg = compose("config", overrides=fixed)
+        if not multirun:
+            with open_dict(cfg):
+                cfg.pop("hydra", None)
+            remember(build(cfg))
     except Exception as err:
         print(f"bad configuration: {one_line(err)}", file=sys.stderr, flush=True)
         sys.exit(2)

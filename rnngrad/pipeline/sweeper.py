@@ -29,7 +29,7 @@ from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
 from . import claims, interrupts, store, tracking
-from .config import Plan, build, config_hash, flatten, plain
+from .config import Plan, build, config_hash, flatten, plain, remember
 from .errors import one_line
 from .labels import run_label
 from .sweep_record import Sweep, fail_store, open_parent_run
@@ -101,9 +101,11 @@ class TrackedSweeper(BasicSweeper):
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             with open_dict(cfg):
                 del cfg["hydra"]
-            return build(cfg)
+            plan = build(cfg)
         except Exception as err:
             fail(err, job)
+        remember(plan)  # a job run in this process (hydra/launcher=basic) takes it
+        return plan
 
     def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
         results = []
@@ -159,14 +161,14 @@ def open_experiment(uri: str, conf) -> tuple:
 
 def swept_keys(configs) -> list[str]:
     """The config keys (flattened, e.g. model.activation) whose value differs between the
-    jobs of the grid: what the sweep varies, so that reports tell its axes from differences
-    between sweeps."""
-    values: dict[str, set[str]] = {}
-    for cfg in configs:
-        for key, value in flatten(plain(cfg)).items():
-            if not key.startswith("tracking."):
-                values.setdefault(key, set()).add(repr(value))
-    return sorted(k for k, v in values.items() if len(v) > 1)
+    jobs of the grid, or that some jobs have and others lack (task.T in a sweep over tasks):
+    what the sweep varies, so that reports tell its axes from differences between sweeps."""
+    flat = [
+        {k: repr(v) for k, v in flatten(plain(cfg)).items() if not k.startswith("tracking.")}
+        for cfg in configs
+    ]
+    keys = set().union(*flat)
+    return sorted(k for k in keys if len({f.get(k, "(absent)") for f in flat}) > 1)
 
 
 def work(plan: Plan) -> float:

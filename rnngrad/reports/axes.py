@@ -26,7 +26,16 @@ ORDER = [  # display order of the axes; anything else follows
     "steps",
 ]
 NAMES = {"hidden_size": "hidden size H", "recurrent_scale": "recurrent scale", "lr": "lr"}
-QUIET = ("eval_every", "profile_every", "valid_size", "probe_size", "early_stop")  # fixed: unsaid
+QUIET = (  # fixed: unsaid
+    "eval_every",
+    "profile_every",
+    "valid_size",
+    "probe_size",
+    "early_stop",
+    "valid_fraction",
+    "split_seed",
+    "permutation_seed",
+)
 
 
 def name(column: str) -> str:
