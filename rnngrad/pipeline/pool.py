@@ -171,7 +171,10 @@ def work(conn, blob: bytes, parent_pid: int) -> None:
 
     raise_on_sigterm()
     watch_parent(parent_pid)
-    shared = cloudpickle.loads(blob)
+    try:
+        shared = cloudpickle.loads(blob)  # imports the job's modules: seconds
+    except KeyboardInterrupt as err:  # stopped while starting: no job, no run to close
+        raise SystemExit(exit_code(err)) from None
     while True:
         try:
             message = cloudpickle.loads(conn.recv_bytes())

@@ -1,0 +1,47 @@
+"""The worker pool's start-up: a worker stopped while it is still loading what its jobs need
+(seconds of imports) exits quietly with the signal's status, and prints no traceback."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+
+import cloudpickle
+import pytest
+
+from rnngrad.pipeline import pool
+
+
+class SlowToLoad:
+    """Unpickles slowly, as the job's modules take seconds to import in a fresh worker."""
+
+    def __reduce__(self):
+        return (time.sleep, (30,))
+
+
+def start_worker(stderr_path: str):
+    def target(conn, blob, parent_pid):
+        sys.stderr = open(stderr_path, "w", buffering=1)  # the process's own stderr
+        os.dup2(sys.stderr.fileno(), 2)
+        pool.work(conn, blob, parent_pid)
+
+    context = multiprocessing.get_context("fork")
+    _launcher_end, child = context.Pipe()
+    blob = cloudpickle.dumps(SlowToLoad())
+    process = context.Process(target=target, args=(child, blob, os.getpid()))
+    process.start()
+    return process
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_worker_stopped_while_starting_exits_quietly(tmp_path, sig, code):
+    stderr = tmp_path / "stderr"
+    process = start_worker(str(stderr))
+    time.sleep(1.0)  # it is loading now
+    os.kill(process.pid, sig)
+    process.join(timeout=20)
+    assert process.exitcode == code
+    assert "Traceback" not in stderr.read_text()
