@@ -29,7 +29,7 @@ from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
 from . import claims, interrupts, store, tracking
-from .config import Plan, build, config_hash, flatten, plain, remember
+from .config import Plan, build, config_hash, flatten, plain
 from .errors import one_line
 from .labels import run_label
 from .sweep_record import Sweep, fail_store, open_parent_run
@@ -101,11 +101,9 @@ class TrackedSweeper(BasicSweeper):
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             with open_dict(cfg):
                 del cfg["hydra"]
-            plan = build(cfg)
+            return build(cfg)
         except Exception as err:
             fail(err, job)
-        remember(plan)  # a job run in this process (hydra/launcher=basic) takes it
-        return plan
 
     def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
         results = []
