@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -148,6 +150,7 @@ def open_client(uri: str, checked: bool = False):
     `checked`: the launching process has just done both (a sweep's job): only connect."""
     from mlflow.tracking import MlflowClient
 
+    quiet_stopped_cursors()
     if checked:
         return MlflowClient(uri)
     check(uri)
@@ -157,3 +160,45 @@ def open_client(uri: str, checked: bool = False):
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)  # creates or migrates the schema
     return client
+
+
+class StoppedWhileReading(logging.Filter):
+    """Drops SQLAlchemy's "Error closing cursor" when the error came from stopping the
+    process: Ctrl-C or SIGTERM raised inside a SQLite read makes SQLAlchemy drop the
+    connection, and the cursor it then tries to close belongs to it. The process is stopping
+    and says so in one line; the run is closed as KILLED. Any other error is still shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        seen = set()
+        while err is not None and id(err) not in seen:
+            if isinstance(err, KeyboardInterrupt):  # interrupts.Stopped is one
+                return False
+            seen.add(id(err))
+            err = err.__context__
+        return True
+
+
+class StderrHandler(logging.StreamHandler):
+    """To whatever sys.stderr is when a message comes, as logging's last resort does."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def quiet_stopped_cursors() -> None:
+    """SQLAlchemy's connection-pool messages go to stderr as before (a filter on a parent
+    logger would not see them: only a handler does), without the stop's echo."""
+    pool = logging.getLogger("sqlalchemy.pool")
+    if any(isinstance(f, StoppedWhileReading) for h in pool.handlers for f in h.filters):
+        return
+    handler = StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(StoppedWhileReading())
+    pool.addHandler(handler)
+    pool.propagate = False
