@@ -46,6 +46,7 @@ from urllib.parse import urlparse
 
 import pytest
 from mlflow.tracking import MlflowClient
+from stores import empty_store
 
 from rnngrad.pipeline import claims
 from rnngrad.pipeline import record as rec
@@ -74,9 +75,14 @@ WIDE = [o.replace("train.seed=0,1", "train.seed=0,1,2,3") for o in SWEEP]  # 12 
 
 
 class Store:
-    def __init__(self, tmp: Path, uri: str | None = None, experiment: str = EXP) -> None:
+    def __init__(
+        self, tmp: Path, uri: str | None = None, experiment: str = EXP, new: bool = False
+    ) -> None:
+        """A SQLite store under `tmp` (empty, or none at all if `new`), or the store at `uri`."""
         self.tmp = tmp
-        self.uri = uri or f"sqlite:///{tmp / 'mlflow.db'}"
+        if uri is None:
+            uri = f"sqlite:///{tmp / 'mlflow.db'}" if new else empty_store(tmp / "mlflow.db")
+        self.uri = uri
         self.experiment = experiment  # tests sharing one server use one each
         self._client: MlflowClient | None = None
 
@@ -225,8 +231,11 @@ def gone(pid: int) -> bool:
 def test_killing_only_the_launcher_stops_its_workers_and_loses_nothing(store, sig, cause):
     proc = store.start(*SWEEP)
     victims = [r.info.run_id for r in wait_for_victims(store, proc)]
-    workers = [p for p in children(proc.pid) if "spawn_main" in cmdline(p)]
-    assert workers, "no worker process to orphan"
+    # the fork server and the workers it forked (each a process that may outlive its launcher)
+    workers = [
+        p for c in children(proc.pid) for p in (c, *children(c)) if "forkserver" in cmdline(p)
+    ]
+    assert len(workers) >= 2, "no worker process to orphan"
     os.kill(proc.pid, sig)  # the launcher alone, as a scheduler or `kill` would
     out, err = proc.communicate(timeout=60)  # the workers write to the same pipes
     wait_until(lambda: all(gone(w) for w in workers), 10, what="the orphaned workers to stop")
@@ -264,7 +273,8 @@ def test_killing_the_whole_process_group_is_closed_by_the_next_launch(store):
 
 
 @pytest.mark.parametrize("fresh", [True, False])
-def test_two_launches_at_once_finish_each_configuration_once(store, fresh):
+def test_two_launches_at_once_finish_each_configuration_once(tmp_path, fresh):
+    store = Store(tmp_path, new=fresh)
     if not fresh:
         first = store.run(*SWEEP[:4], "task.T=10", "train.seed=9", "train.steps=20")
         assert first.returncode == 0, first.stderr[-2000:]  # the store exists, migrated

@@ -23,23 +23,24 @@ class SlowToLoad:
 
 
 def start_worker(stderr_path: str):
-    def target(conn, blob, parent_pid):
+    def target(conn, blob, alive):
         sys.stderr = open(stderr_path, "w", buffering=1)  # the process's own stderr
         os.dup2(sys.stderr.fileno(), 2)
-        pool.work(conn, blob, parent_pid)
+        pool.work(conn, blob, alive)
 
     context = multiprocessing.get_context("fork")
-    _launcher_end, child = context.Pipe()
+    launcher_end, child = context.Pipe()
+    watched, alive = context.Pipe(duplex=False)
     blob = cloudpickle.dumps(SlowToLoad())
-    process = context.Process(target=target, args=(child, blob, os.getpid()))
+    process = context.Process(target=target, args=(child, blob, watched))
     process.start()
-    return process
+    return process, (launcher_end, alive)  # the launcher's ends, held open
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_worker_stopped_while_starting_exits_quietly(tmp_path, sig, code):
     stderr = tmp_path / "stderr"
-    process = start_worker(str(stderr))
+    process, _launcher_ends = start_worker(str(stderr))
     time.sleep(1.0)  # it is loading now
     os.kill(process.pid, sig)
     process.join(timeout=20)

@@ -151,7 +151,10 @@ class PoolLauncher(Launcher):
             ret._return_value = err
             return ret
 
-        return pool.launch(shared, jobs, workers, failed)
+        # what every worker needs, imported once by the fork server: this module (execute_job)
+        # and the job (MLflow, matplotlib), which experiments/train.py imports lazily
+        preload = (__name__, "rnngrad.pipeline.job")
+        return pool.launch(shared, jobs, workers, failed, preload)
 
 
 def execute_job(shared: dict, job) -> JobReturn:

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from multiprocessing.connection import wait
 
 
 class Stopped(KeyboardInterrupt):
@@ -76,27 +77,34 @@ def deferred():
             signal.raise_signal(held[0])
 
 
-def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
-    """Stop this process within `every_s` once its parent is gone (a launcher killed with
-    SIGKILL cannot stop its workers itself): its job records the cause and ends."""
+def watch_launcher(alive, grace_s: float = 15.0) -> None:
+    """Stop this process once its launcher is gone (a launcher killed with SIGKILL cannot
+    stop its workers itself): `alive` is the reading end of a pipe whose writing end only
+    the launcher holds, so it reads end-of-file the moment the launcher dies. The job
+    records the cause and ends; a job that does not end within `grace_s` ends the process."""
 
     def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(every_s)
+        wait([alive])
         STOP_CAUSE["why"] = "the launching process died (killed)"
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10 * every_s + 10)  # if the job does not end, end the process
+        time.sleep(grace_s)
         os._exit(143)
 
-    threading.Thread(target=watch, name="rnngrad-parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="rnngrad-launcher-watch", daemon=True).start()
 
 
 def exit_quietly(err: BaseException, what: str) -> None:
-    """One line on stderr, then exit with the signal's conventional status."""
+    """One line on stderr, then exit with the signal's conventional status. Every run is
+    closed by now: a further Ctrl-C or SIGTERM while the interpreter shuts down (the worker
+    processes are reaped) ends it at once with the same status, instead of a traceback."""
+    code = exit_code(err)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda signum, frame: os._exit(code))
     print(
         f"{what}: {cause(err)}. Finished runs are kept; launch the same command again to run "
         "what is missing.",
         file=sys.stderr,
         flush=True,
     )
-    sys.exit(exit_code(err))
+    sys.exit(code)

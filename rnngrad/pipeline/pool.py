@@ -1,8 +1,11 @@
 """Jobs on this machine: a pool of worker processes that survives a dead worker and never
 outlives its launcher (the default launcher, conf/cluster/machine.yaml).
 
-Each worker is a fresh Python process that runs one job at a time and is reused for the
-next, so the heavy imports happen once per worker. Pools such as joblib's (loky) or
+Each worker runs one job at a time and is reused for the next. Workers are forked from a
+fork server (multiprocessing's "forkserver") that imported the job's modules once (seconds:
+MLflow, Hydra, matplotlib): a worker starts in milliseconds, also the one that replaces a
+dead worker, and none inherits the launcher's threads or store connections (a fork of the
+launcher itself would). The fork server ends with its launcher. Pools such as joblib's (loky) or
 concurrent.futures' break as a whole when one worker dies; here the launcher watches every
 worker itself:
 - a worker that dies (the out-of-memory killer's SIGKILL, say) costs exactly the job it was
@@ -41,14 +44,17 @@ class WorkerDied(JobError):
 class Worker:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
+    alive: multiprocessing.connection.Connection  # held open for the worker: see start()
     task: int | None = None  # the index of the job it runs
 
 
-def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
+def launch(shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str, ...] = ()) -> list:
     """Run `jobs` (each passed to `execute` in a worker, with `shared`) on `n_workers`
     processes; returns one result per job, in order. `failed(job, err)` makes the result of a
-    job whose worker died."""
-    context = multiprocessing.get_context("spawn")
+    job whose worker died. `preload`: the modules the fork server imports once for every
+    worker (those `shared` and the jobs need); only the first launch of a process sets them."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", *preload])
     blob = cloudpickle.dumps(shared)
     results: list = [None] * len(jobs)
     pending = deque(range(len(jobs)))
@@ -81,6 +87,7 @@ def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
                     w.conn.send_bytes(cloudpickle.dumps(None))
         for w in workers:
             w.process.join(timeout=KILL_AFTER_S)
+            w.alive.close()
     # a worker that failed outside the job itself sent its error instead of a result
     return [
         failed(jobs[i], r) if isinstance(r, BaseException) else r for i, r in enumerate(results)
@@ -89,12 +96,18 @@ def launch(shared: dict, jobs: list, n_workers: int, failed) -> list:
 
 def start(context, blob: bytes) -> Worker:
     parent, child = context.Pipe()
-    process = context.Process(target=work, args=(child, blob, os.getpid()), daemon=True)
-    # Ctrl-C reaches the whole process group: a worker still starting up (importing) ignores
-    # it, instead of printing a traceback; the launcher stops it. It takes Ctrl-C once ready.
+    # Only the launcher holds the writing end of `alive`: once the launcher is gone,
+    # however it died, the worker reads end-of-file and stops its job.
+    watched, alive = context.Pipe(duplex=False)
+    process = context.Process(target=work, args=(child, blob, watched), daemon=True)
+    # Ctrl-C reaches the whole process group: the fork server and a worker still starting up
+    # ignore it (the fork server is started here, on the first start, and keeps what it was
+    # started with), instead of printing a traceback; the launcher stops them. A worker takes
+    # Ctrl-C once ready.
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One BLAS thread per worker from the start (as loky does): the workers fill the cores,
-    # and an idle BLAS thread that spins costs them time. A value the user set is kept.
+    # and an idle BLAS thread that spins costs them time. A value the user set is kept. (The
+    # fork server's environment is the one its workers get.)
     blas = {k: "1" for k in BLAS_THREADS if k not in os.environ}
     os.environ.update(blas)
     try:
@@ -104,7 +117,8 @@ def start(context, blob: bytes) -> Worker:
         for key in blas:
             del os.environ[key]
     child.close()
-    return Worker(process, parent)
+    watched.close()
+    return Worker(process, parent, alive)
 
 
 def collect(w: Worker, results: list) -> None:
@@ -165,14 +179,15 @@ def stop(workers: list[Worker], err: BaseException) -> None:
             w.process.join(timeout=5)
 
 
-def work(conn, blob: bytes, parent_pid: int) -> None:
-    """A worker: run jobs from the launcher until told to stop, or stopped."""
-    from .interrupts import exit_code, raise_on_sigterm, watch_parent
+def work(conn, blob: bytes, launcher_alive) -> None:
+    """A worker: run jobs from the launcher until told to stop, or stopped; it stops once
+    `launcher_alive` reads end-of-file (the launcher is gone)."""
+    from .interrupts import exit_code, raise_on_sigterm, watch_launcher
 
     raise_on_sigterm()
-    watch_parent(parent_pid)
+    watch_launcher(launcher_alive)
     try:
-        shared = cloudpickle.loads(blob)  # imports the job's modules: seconds
+        shared = cloudpickle.loads(blob)  # imports what the fork server did not preload
     except KeyboardInterrupt as err:  # stopped while starting: no job, no run to close
         raise SystemExit(exit_code(err)) from None
     while True:
