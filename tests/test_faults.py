@@ -580,8 +580,7 @@ def test_credentials_and_home_are_never_recorded(server, tmp_path):
     hydra_files = [f for f in (tmp_path / "multirun").rglob("*") if f.is_file()]
     assert hydra_files and not any("secret" in f.read_text() for f in hydra_files)
     home = tmp_path / "home"  # a store under the user's home is recorded as ~/...
-    local = Store(home / "project")
-    (home / "project").mkdir(parents=True)
+    local = Store(home / "project")  # (its folder made, with an empty store in it)
     proc = local.run(
         *SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20", env={"HOME": str(home)}
     )

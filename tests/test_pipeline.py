@@ -467,7 +467,8 @@ def test_a_failing_job_is_failed_and_the_others_still_run(store):
     assert failed.data.tags["rnngrad.outcome"] == "failed"
 
 
-def test_tracking_can_be_switched_off(store):
+def test_tracking_can_be_switched_off(tmp_path):
+    store = Store(tmp_path, new=True)
     proc = store.launch("debug=default", "tracking.enabled=false", multirun=False)
     ok(proc)
     assert "finished after 20 steps" in proc.stdout or "solved" in proc.stdout

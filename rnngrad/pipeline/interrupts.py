@@ -58,10 +58,12 @@ def raise_on_sigterm() -> None:
 
 
 @contextlib.contextmanager
-def deferred():
+def deferred(ending: bool = False):
     """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (recording how a run ended must
-    not be cut short); one that arrived is delivered after it. Main thread only; elsewhere
-    a no-op. (Blocking the signals would not do: another thread of the process takes them.)"""
+    not be cut short); one that arrived is delivered after it, unless the process is
+    `ending` (it is already stopping): then the stops are ignored from then on. Main thread
+    only; elsewhere a no-op. (Blocking the signals would not do: another thread of the
+    process takes them.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -71,10 +73,13 @@ def deferred():
     try:
         yield
     finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
-        if held:
-            signal.raise_signal(held[0])
+        if ending:
+            ignore_stops()
+        else:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+            if held:
+                signal.raise_signal(held[0])
 
 
 def watch_launcher(alive, grace_s: float = 15.0) -> None:
@@ -93,14 +98,22 @@ def watch_launcher(alive, grace_s: float = 15.0) -> None:
     threading.Thread(target=watch, name="rnngrad-launcher-watch", daemon=True).start()
 
 
+def ignore_stops() -> None:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP from now on: for a process that has closed its runs
+    and is exiting. (A Python handler would not do: the interpreter puts the default
+    actions back while it shuts down, and a signal then would kill it with another status.)
+    Main thread only; elsewhere a no-op."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def exit_quietly(err: BaseException, what: str) -> None:
     """One line on stderr, then exit with the signal's conventional status. Every run is
     closed by now: a further Ctrl-C or SIGTERM while the interpreter shuts down (the worker
-    processes are reaped) ends it at once with the same status, instead of a traceback."""
+    processes are reaped) is ignored, so the status stays the signal's."""
     code = exit_code(err)
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda signum, frame: os._exit(code))
+    ignore_stops()
     print(
         f"{what}: {cause(err)}. Finished runs are kept; launch the same command again to run "
         "what is missing.",

@@ -181,27 +181,34 @@ def stop(workers: list[Worker], err: BaseException) -> None:
 
 def work(conn, blob: bytes, launcher_alive) -> None:
     """A worker: run jobs from the launcher until told to stop, or stopped; it stops once
-    `launcher_alive` reads end-of-file (the launcher is gone)."""
-    from .interrupts import exit_code, raise_on_sigterm, watch_launcher
+    `launcher_alive` reads end-of-file (the launcher is gone). Stopped anywhere (starting,
+    inside a job, between jobs, while sending a result), it exits quietly with the
+    signal's status (130, 143): a job that was running has closed its run by then, and a
+    second signal while it exits is ignored."""
+    from .interrupts import exit_code, ignore_stops, raise_on_sigterm, watch_launcher
 
-    raise_on_sigterm()
-    watch_launcher(launcher_alive)
     try:
-        shared = cloudpickle.loads(blob)  # imports what the fork server did not preload
-    except KeyboardInterrupt as err:  # stopped while starting: no job, no run to close
+        raise_on_sigterm()
+        watch_launcher(launcher_alive)
+        serve(conn, cloudpickle.loads(blob))  # loads what the fork server did not preload
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, the launcher gone
+        ignore_stops()
         raise SystemExit(exit_code(err)) from None
+
+
+def serve(conn, shared: dict) -> None:
+    """Run each job the launcher sends and send back its result, until it sends None or is
+    gone."""
     while True:
         try:
             message = cloudpickle.loads(conn.recv_bytes())
-        except (EOFError, OSError, KeyboardInterrupt):
-            return  # the launcher is gone, or we were stopped between jobs
+        except (EOFError, OSError):
+            return  # the launcher is gone
         if message is None:
             return
         index, job = message
         try:
             result = shared["execute"](shared, job)
-        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, launcher gone: the run is closed
-            raise SystemExit(exit_code(err)) from None
         except Exception as err:  # outside the job itself (Hydra's set-up): say why, go on
             result = JobError(f"the job could not start: {one_line(err)}")
         try:

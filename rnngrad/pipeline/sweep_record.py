@@ -85,8 +85,9 @@ class Sweep:
     def close_interrupted(self, cause: str) -> None:
         """After Ctrl-C, SIGTERM or a launcher failure: the workers have closed their runs;
         close whatever they could not, and the parent run, with the cause. Best effort: the
-        store may be what failed. A further Ctrl-C waits until this is done."""
-        with interrupts.deferred():
+        store may be what failed. A further Ctrl-C waits until this is done, and is ignored
+        after it: the sweep is ending."""
+        with interrupts.deferred(ending=True):
             try:
                 for run in self.running():
                     claims.close_killed(self.client, run, cause)
