@@ -15,7 +15,8 @@ tested in test_reports.py, configuration edge cases in test_pipeline.py.
   each configuration FINISHED exactly once;
 - one worker killed: only its job is lost (KILLED, with the signal), the sweep goes on,
   prints its summary and exits 1;
-- Ctrl-C (to the whole process group, once and twice), SIGTERM, and a closed terminal
+- Ctrl-C (to the whole process group, once and twice), SIGTERM (to the launcher, and to
+  the whole group), and a closed terminal
   (SIGHUP to the group): one line, exit 130/143/129, no traceback, no run left RUNNING, the
   cause on every stopped run and on the sweep's own; a single run likewise;
 - a read-only folder, a damaged database, a server that does not answer: one line within
@@ -322,6 +323,7 @@ def test_a_dead_worker_costs_one_job_and_the_sweep_goes_on(store):
         ("ctrl-c", 130, "interrupted (Ctrl-C)"),
         ("ctrl-c twice", 130, "interrupted (Ctrl-C)"),
         ("sigterm", 143, "terminated (SIGTERM)"),
+        ("sigterm to the group", 143, "terminated (SIGTERM)"),
         ("terminal closed", 129, "hung up (SIGHUP: its terminal closed)"),
     ],
 )
@@ -330,6 +332,8 @@ def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
     wait_for_victims(store, proc)
     if how == "sigterm":
         os.kill(proc.pid, signal.SIGTERM)
+    elif how == "sigterm to the group":  # a service manager's stop; the fork server ignores it
+        os.killpg(proc.pid, signal.SIGTERM)
     elif how == "terminal closed":
         os.killpg(proc.pid, signal.SIGHUP)  # the terminal's whole process group
     else:

@@ -23,17 +23,17 @@ class SlowToLoad:
 
 
 def start_worker(stderr_path: str):
-    def target(conn, blob, alive):
+    def target(conn, alive):
         sys.stderr = open(stderr_path, "w", buffering=1)  # the process's own stderr
         os.dup2(sys.stderr.fileno(), 2)
-        pool.work(conn, blob, alive)
+        pool.work(conn, alive)
 
     context = multiprocessing.get_context("fork")
     launcher_end, child = context.Pipe()
     watched, alive = context.Pipe(duplex=False)
-    blob = cloudpickle.dumps(SlowToLoad())
-    process = context.Process(target=target, args=(child, blob, watched))
+    process = context.Process(target=target, args=(child, watched))
     process.start()
+    launcher_end.send_bytes(cloudpickle.dumps(SlowToLoad()))  # what the jobs share
     return process, (launcher_end, alive)  # the launcher's ends, held open
 
 

@@ -5,13 +5,14 @@ Each worker runs one job at a time and is reused for the next. Workers are forke
 fork server (multiprocessing's "forkserver") that imported the job's modules once (seconds:
 MLflow, Hydra, matplotlib): a worker starts in milliseconds, also the one that replaces a
 dead worker, and none inherits the launcher's threads or store connections (a fork of the
-launcher itself would). The fork server ends with its launcher. Pools such as joblib's (loky) or
-concurrent.futures' break as a whole when one worker dies; here the launcher watches every
-worker itself:
+launcher itself would). The fork server ignores Ctrl-C, SIGTERM and SIGHUP (the launcher
+stops the workers itself) and ends once the launcher and its workers are gone. Pools such
+as joblib's (loky) or concurrent.futures' break as a whole when one worker dies; here the
+launcher watches every worker itself:
 - a worker that dies (the out-of-memory killer's SIGKILL, say) costs exactly the job it was
   running, which is reported FAILED with the signal, and a new worker takes its place;
-- workers watch their launcher and stop within a second once it is gone (killed with
-  SIGKILL, its terminal closed), their job's run closed as KILLED with that cause;
+- workers watch their launcher and stop at once when it is gone (killed with SIGKILL, its
+  terminal closed), their job's run closed as KILLED with that cause;
 - Ctrl-C or SIGTERM to the launcher stops the workers (each closes its run as KILLED), then
   the interruption goes on to the sweeper, which says so in one line.
 """
@@ -25,6 +26,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 
 import cloudpickle
@@ -54,7 +56,8 @@ def launch(shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str,
     job whose worker died. `preload`: the modules the fork server imports once for every
     worker (those `shared` and the jobs need); only the first launch of a process sets them."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *preload])
+    context.set_forkserver_preload(list(preload))
+    start_fork_server()
     blob = cloudpickle.dumps(shared)
     results: list = [None] * len(jobs)
     pending = deque(range(len(jobs)))
@@ -94,30 +97,40 @@ def launch(shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str,
     ]
 
 
+def start_fork_server() -> None:
+    """Start the fork server (once per process) with the stop signals ignored, which it
+    keeps for life and hands to every worker it forks, until the worker's own handlers take
+    over (pool.work). Ctrl-C, a closed terminal and SIGTERM reach the whole process group:
+    the launcher stops the workers in order; a fork server killed by them would leave it
+    unable to tell a live worker from a dead one. One BLAS thread per worker from the start
+    (as loky does): the workers fill the cores, and an idle BLAS thread that spins costs them
+    time. A value the user set is kept. The fork server's environment is its workers'."""
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
+    blas = {k: "1" for k in BLAS_THREADS if k not in os.environ}
+    os.environ.update(blas)
+    try:
+        forkserver.ensure_running()  # a fork and exec: it imports `preload` after this returns
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        for key in blas:
+            del os.environ[key]
+
+
 def start(context, blob: bytes) -> Worker:
+    """A worker forked by the fork server (the first waits for its imports); what its jobs
+    share is sent through its pipe, so that starting it never blocks on a large write."""
     parent, child = context.Pipe()
     # Only the launcher holds the writing end of `alive`: once the launcher is gone,
     # however it died, the worker reads end-of-file and stops its job.
     watched, alive = context.Pipe(duplex=False)
-    process = context.Process(target=work, args=(child, blob, watched), daemon=True)
-    # Ctrl-C reaches the whole process group: the fork server and a worker still starting up
-    # ignore it (the fork server is started here, on the first start, and keeps what it was
-    # started with), instead of printing a traceback; the launcher stops them. A worker takes
-    # Ctrl-C once ready.
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One BLAS thread per worker from the start (as loky does): the workers fill the cores,
-    # and an idle BLAS thread that spins costs them time. A value the user set is kept. (The
-    # fork server's environment is the one its workers get.)
-    blas = {k: "1" for k in BLAS_THREADS if k not in os.environ}
-    os.environ.update(blas)
-    try:
-        process.start()
-    finally:
-        signal.signal(signal.SIGINT, before)
-        for key in blas:
-            del os.environ[key]
+    process = context.Process(target=work, args=(child, watched), daemon=True)
+    process.start()
     child.close()
     watched.close()
+    with contextlib.suppress(OSError):  # it died at once: its sentinel tells
+        parent.send_bytes(blob)
     return Worker(process, parent, alive)
 
 
@@ -179,21 +192,25 @@ def stop(workers: list[Worker], err: BaseException) -> None:
             w.process.join(timeout=5)
 
 
-def work(conn, blob: bytes, launcher_alive) -> None:
-    """A worker: run jobs from the launcher until told to stop, or stopped; it stops once
-    `launcher_alive` reads end-of-file (the launcher is gone). Stopped anywhere (starting,
-    inside a job, between jobs, while sending a result), it exits quietly with the
-    signal's status (130, 143): a job that was running has closed its run by then, and a
-    second signal while it exits is ignored."""
+def work(conn, launcher_alive) -> None:
+    """A worker: take what the jobs share from the launcher, then run jobs until told to
+    stop, or stopped; it stops once `launcher_alive` reads end-of-file (the launcher is
+    gone). Stopped anywhere (starting, inside a job, between jobs, while sending a result),
+    it exits quietly with the signal's status (130, 143): a job that was running has closed
+    its run by then. Once it is exiting, however, further stops are ignored."""
     from .interrupts import exit_code, ignore_stops, raise_on_sigterm, watch_launcher
 
     try:
         raise_on_sigterm()
         watch_launcher(launcher_alive)
-        serve(conn, cloudpickle.loads(blob))  # loads what the fork server did not preload
+        serve(conn, cloudpickle.loads(conn.recv_bytes()))  # loads what was not preloaded
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, the launcher gone
         ignore_stops()
         raise SystemExit(exit_code(err)) from None
+    except (EOFError, OSError):
+        pass  # the launcher was gone before it sent anything
+    finally:
+        ignore_stops()
 
 
 def serve(conn, shared: dict) -> None:

@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -166,9 +165,11 @@ class StoppedWhileReading(logging.Filter):
     """Drops SQLAlchemy's "Error closing cursor" when the error came from stopping the
     process: Ctrl-C or SIGTERM raised inside a SQLite read makes SQLAlchemy drop the
     connection, and the cursor it then tries to close belongs to it. The process is stopping
-    and says so in one line; the run is closed as KILLED. Any other error is still shown."""
+    and says so in one line; the run is closed as KILLED. Every other message is kept."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != "Error closing cursor":
+            return True
         err = record.exc_info[1] if record.exc_info else None
         seen = set()
         while err is not None and id(err) not in seen:
@@ -179,26 +180,18 @@ class StoppedWhileReading(logging.Filter):
         return True
 
 
-class StderrHandler(logging.StreamHandler):
-    """To whatever sys.stderr is when a message comes, as logging's last resort does."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
 def quiet_stopped_cursors() -> None:
-    """SQLAlchemy's connection-pool messages go to stderr as before (a filter on a parent
-    logger would not see them: only a handler does), without the stop's echo."""
-    pool = logging.getLogger("sqlalchemy.pool")
-    if any(isinstance(f, StoppedWhileReading) for h in pool.handlers for f in h.filters):
-        return
-    handler = StderrHandler()
-    handler.setLevel(logging.WARNING)
-    handler.addFilter(StoppedWhileReading())
-    pool.addHandler(handler)
-    pool.propagate = False
+    """The filter on the loggers of SQLAlchemy's connection pools (a filter sees only the
+    messages of its own logger, not of the loggers below it); their messages go wherever
+    they went before."""
+    from sqlalchemy import pool
+
+    classes, found = [pool.Pool], []
+    while classes:
+        cls = classes.pop()
+        found.append(f"{cls.__module__}.{cls.__name__}")
+        classes.extend(cls.__subclasses__())
+    for name in found:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, StoppedWhileReading) for f in logger.filters):
+            logger.addFilter(StoppedWhileReading())
