@@ -43,14 +43,24 @@ def exit_code(err: BaseException) -> int:
     return EXIT_CODES.get(cause(err), 143)
 
 
+REQUESTED: list[str] = []  # the stops this process was sent (SIGTERM, SIGHUP)
+
+
+def raise_if_stopped() -> None:
+    """Raise Stopped again if a stop was sent: a library that caught the first one (some
+    catch every exception around a call and carry on) must not let a job train on."""
+    if REQUESTED:
+        raise Stopped(REQUESTED[0])
+
+
 def raise_on_sigterm() -> None:
     """Make SIGTERM and SIGHUP (its terminal closed) raise Stopped in the main thread, as
     SIGINT raises KeyboardInterrupt."""
 
     def handler(signum, frame):
-        if signum == signal.SIGHUP:
-            raise Stopped("hung up (SIGHUP: its terminal closed)")
-        raise Stopped(STOP_CAUSE.get("why", "terminated (SIGTERM)"))
+        why = "hung up (SIGHUP: its terminal closed)" if signum == signal.SIGHUP else None
+        REQUESTED.append(why or STOP_CAUSE.get("why", "terminated (SIGTERM)"))
+        raise Stopped(REQUESTED[-1])
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)

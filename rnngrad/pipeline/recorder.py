@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..training import Evaluation
+from . import interrupts
 from . import record as rec
 from .tracking import RunLogger
 
@@ -27,6 +28,7 @@ class Recorder:
         self.last_print = self.last_flush = time.monotonic()
 
     def __call__(self, ev: Evaluation) -> None:
+        interrupts.raise_if_stopped()  # at every evaluation: a stop a library swallowed
         if self.crash_at is not None and ev.step >= self.crash_at:
             raise RuntimeError(
                 f"train.crash_at_step={self.crash_at}: deliberate failure at step {ev.step}"
