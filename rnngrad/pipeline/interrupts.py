@@ -43,6 +43,7 @@ def exit_code(err: BaseException) -> int:
     return EXIT_CODES.get(cause(err), 143)
 
 
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, SIGTERM, a closed terminal
 REQUESTED: list[str] = []  # the stops this process was sent (SIGTERM, SIGHUP)
 
 
@@ -78,8 +79,7 @@ def deferred(ending: bool = False):
         yield
         return
     held: list[int] = []
-    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    before = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in stops}
+    before = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in STOPS}
     try:
         yield
     finally:
@@ -114,7 +114,7 @@ def ignore_stops() -> None:
     actions back while it shuts down, and a signal then would kill it with another status.)
     Main thread only; elsewhere a no-op."""
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in STOPS:
             signal.signal(sig, signal.SIG_IGN)
 
 

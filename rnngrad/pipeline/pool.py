@@ -32,6 +32,15 @@ from multiprocessing.connection import wait
 import cloudpickle
 
 from .errors import JobError, one_line
+from .interrupts import (
+    REACHES_THE_GROUP,
+    STOPS,
+    cause,
+    exit_code,
+    ignore_stops,
+    raise_on_sigterm,
+    watch_launcher,
+)
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 GRACE_S = 5.0  # after Ctrl-C, time for the workers to close their runs before SIGTERM
@@ -105,8 +114,7 @@ def start_fork_server() -> None:
     unable to tell a live worker from a dead one. One BLAS thread per worker from the start
     (as loky does): the workers fill the cores, and an idle BLAS thread that spins costs them
     time. A value the user set is kept. The fork server's environment is its workers'."""
-    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOPS}
     blas = {k: "1" for k in BLAS_THREADS if k not in os.environ}
     os.environ.update(blas)
     try:
@@ -166,8 +174,6 @@ def stop(workers: list[Worker], err: BaseException) -> None:
     then SIGKILL. On SIGTERM (or any other failure) send SIGTERM at once. A second Ctrl-C
     while waiting sends SIGTERM at once; a job that is recording how it ended finishes
     recording first (interrupts.deferred)."""
-    from .interrupts import REACHES_THE_GROUP, cause
-
     busy = [w for w in workers if w.process.is_alive()]
     try:
         if isinstance(err, KeyboardInterrupt) and cause(err) in REACHES_THE_GROUP:
@@ -198,8 +204,6 @@ def work(conn, launcher_alive) -> None:
     gone). Stopped anywhere (starting, inside a job, between jobs, while sending a result),
     it exits quietly with the signal's status (130, 143): a job that was running has closed
     its run by then. Once it is exiting, however, further stops are ignored."""
-    from .interrupts import exit_code, ignore_stops, raise_on_sigterm, watch_launcher
-
     try:
         raise_on_sigterm()
         watch_launcher(launcher_alive)

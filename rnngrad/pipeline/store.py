@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -180,10 +181,11 @@ class StoppedWhileReading(logging.Filter):
         return True
 
 
+@functools.cache
 def quiet_stopped_cursors() -> None:
     """The filter on the loggers of SQLAlchemy's connection pools (a filter sees only the
     messages of its own logger, not of the loggers below it); their messages go wherever
-    they went before."""
+    they went before. Once per process."""
     from sqlalchemy import pool
 
     classes, found = [pool.Pool], []
@@ -192,6 +194,4 @@ def quiet_stopped_cursors() -> None:
         found.append(f"{cls.__module__}.{cls.__name__}")
         classes.extend(cls.__subclasses__())
     for name in found:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, StoppedWhileReading) for f in logger.filters):
-            logger.addFilter(StoppedWhileReading())
+        logging.getLogger(name).addFilter(StoppedWhileReading())
