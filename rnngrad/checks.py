@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-ACTIVATIONS = ("tanh", "sigmoid")
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
 LOSSES = ("cross_entropy", "mse")
 LOSS_AT = ("all", "last")
 DTYPES = ("float64", "float32")
@@ -51,6 +51,30 @@ def positive_float(name: str, value: object) -> float:
         raise BadValue(name, value, "expected a positive number")
     if not np.isfinite(value) or value <= 0:
         raise BadValue(name, value, "expected a positive finite number")
+    return float(value)
+
+
+def non_negative_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise BadValue(name, value, "expected a number >= 0")
+    if not np.isfinite(value) or value < 0:
+        raise BadValue(name, value, "expected a finite number >= 0")
+    return float(value)
+
+
+def leak(value: object, skip: bool) -> float:
+    """The leak α of leaky-integrator units: 0 < α <= 1, and 1 with the skip connection."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise BadValue("leak", value, "expected a number in (0, 1]")
+    if not 0 < value <= 1:
+        raise BadValue("leak", value, "expected a number in (0, 1] (1: no leak)")
+    if value != 1 and skip:
+        raise BadValue(
+            "leak",
+            value,
+            "expected 1 with skip=True (a leak < 1 and the skip "
+            "connection are two different units; choose one)",
+        )
     return float(value)
 
 

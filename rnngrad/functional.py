@@ -12,9 +12,11 @@ import numpy as np
 
 
 def activate(a: np.ndarray, activation: str, out: np.ndarray) -> np.ndarray:
-    """out = f(a): tanh, or the logistic sigmoid σ(a) = 1 / (1 + e^{-a})."""
+    """out = f(a): tanh, the logistic sigmoid σ(a) = 1 / (1 + e^{-a}), or relu max(0, a)."""
     if activation == "tanh":
         return np.tanh(a, out=out)
+    if activation == "relu":
+        return np.maximum(a, 0.0, out=out)
     np.negative(a, out=out)
     with np.errstate(over="ignore"):  # e^{-a} = inf for a < -709 gives σ = 0, its limit
         np.exp(out, out=out)
@@ -28,9 +30,15 @@ def activation_grad(a: np.ndarray, activation: str, out: np.ndarray | None = Non
     tanh'(a) = 1 - tanh²(a) = 1 / cosh²(a)
     σ'(a)    = σ(a) - σ²(a) = σ(a) σ(-a) = 1 / (2 + 2 cosh a)
 
+    relu'(a) = 1 for a > 0, else 0 (also at a = 0)
+
     The right-hand forms are the same functions without the cancellation of 1 - tanh²
     (which rounds to exactly 0 once |a| > 19 in float64, where the true value is ~1e-16).
     """
+    if activation == "relu":
+        out = np.empty_like(a) if out is None else out
+        np.copyto(out, a > 0)
+        return out
     with np.errstate(over="ignore"):  # cosh(a) = inf for |a| > 710: f' = 1/inf = 0, its limit
         c = np.cosh(a, out=out)
     if activation == "tanh":

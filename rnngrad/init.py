@@ -8,6 +8,15 @@ RNN (`init_params`; all drawn from one np.random.Generator, in the order W_e, W_
     W_u (C, H)  N(0, 1/H)        scores start with variance ≈ mean h²  (≤ 1)
     c   (C,)    0
 
+The initialisations of Pascanu, Mikolov & Bengio 2013's code (`init` other than "scaled",
+INITS; every bias 0, standard deviations, read in their RNN.py):
+
+    sigmoid     W_e, W_r, W_u  N(0, 0.01²)
+    basic_tanh  W_e, W_r, W_u  N(0, 0.1²)
+    smart_tanh  W_e, W_u       N(0, 0.01²); W_r: N(0, 0.01²) entries, of which each unit keeps
+                its outgoing weights to 15 random units (15 non-zero entries in each column of
+                W_r, which is a row of their W_hh = W_rᵀ), rescaled so that ρ(W_r) = 0.95
+
 The recurrent matrix decides whether gradients vanish (Pascanu et al. 2013: with
 γ = 1 for tanh and 1/4 for sigmoid, σ_max(W_r) < 1/γ is sufficient for vanishing),
 so its scale is explicit and can be set by spectral radius or by largest singular value.
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from .checks import BadValue
 
 RECURRENT_INITS = {
@@ -32,6 +42,16 @@ RECURRENT_INITS = {
     "orthogonal": "scale · Q, Q a Haar-random orthogonal matrix (every singular value = scale)",
     "identity": "scale · I (IRNN, Le et al. 2015, proposed for ReLU units; here a probe)",
 }
+
+
+INITS = {
+    "scaled": "W_e N(0, 1/D), W_u N(0, 1/H), W_r by recurrent_init and recurrent_scale",
+    "sigmoid": "every weight N(0, 0.01²) (Pascanu et al. 2013's code, for sigmoid units)",
+    "basic_tanh": "every weight N(0, 0.1²) (Pascanu et al. 2013's code)",
+    "smart_tanh": "W_e, W_u N(0, 0.01²); W_r sparse (15 per unit), ρ(W_r) = 0.95 (same code)",
+}
+SMART_TANH_FANOUT = 15  # non-zero outgoing recurrent weights per unit in smart_tanh
+SMART_TANH_RADIUS = 0.95
 
 
 def generator(seed: int | np.random.Generator) -> np.random.Generator:
@@ -81,6 +101,50 @@ def init_params(
     w_r = recurrent_matrix(h, recurrent_init, recurrent_scale, rng)
     w_u = rng.standard_normal((c, h)) / np.sqrt(h)
     params = {"W_e": w_e, "W_r": w_r, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
+    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+
+
+def draw_params(
+    init: str,
+    recurrent_init: str,
+    recurrent_scale: float,
+    sizes: tuple[int, int, int],
+    rng: np.random.Generator,
+    dtype: str,
+) -> dict[str, np.ndarray]:
+    """The RNN's initial parameters by `init` (INITS), its arguments checked by name."""
+    checks.choice("init", init, tuple(INITS))
+    checks.choice("recurrent_init", recurrent_init, tuple(RECURRENT_INITS))
+    scale = checks.positive_float("recurrent_scale", recurrent_scale)
+    if init == "scaled":
+        return init_params(*sizes, rng, recurrent_init, scale, dtype)
+    if recurrent_init != "spectral_radius" or scale != 1.0:
+        value = recurrent_init if recurrent_init != "spectral_radius" else scale
+        name = "recurrent_init" if recurrent_init != "spectral_radius" else "recurrent_scale"
+        raise BadValue(name, value, f"expected its default with init={init!r}, which draws W_r")
+    return pascanu_params(init, *sizes, rng, dtype)
+
+
+def pascanu_params(
+    kind: str,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    rng: np.random.Generator,
+    dtype: str = "float64",
+) -> dict[str, np.ndarray]:
+    """A fresh parameter dict drawn as one of Pascanu et al.'s inits (module docstring), in
+    their order: W_e, W_r (and its sparsity pattern), W_u."""
+    d, h, c = input_size, hidden_size, output_size
+    std = 0.1 if kind == "basic_tanh" else 0.01
+    w_e = std * rng.standard_normal((h, d))
+    w_hh = std * rng.standard_normal((h, h))  # their W_hh: row i holds unit i's outgoing weights
+    if kind == "smart_tanh":
+        for row in w_hh:
+            row[rng.permutation(h)[SMART_TANH_FANOUT:]] = 0.0
+        w_hh *= SMART_TANH_RADIUS / spectral_radius(w_hh)
+    w_u = std * rng.standard_normal((c, h))
+    params = {"W_e": w_e, "W_r": w_hh.T, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
 
 

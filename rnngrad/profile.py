@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import reference
-from .reference import GAMMA, LN10
+from .logspace import LN10, log_mean_exp, norm
+from .reference import GAMMA
 from .selfcheck import SelfCheck
 
 SATURATION = 0.1  # a unit is saturated where f'(a) < 10 % of max f' (tanh: |tanh a| > 0.949)
@@ -51,8 +52,8 @@ class Probe:
     @classmethod
     def of_rnn(cls, ref: reference.RNNReference, check: SelfCheck, activation: str) -> Probe:
         """An RNN's profiles and state, from its reference (reference.rnn_reference)."""
-        log10_dx = reference.log_mean_exp(ref.log_dx, axis=1) / LN10
-        state = reference.norm(ref.h[1:]).mean(axis=1)  # (T,)
+        log10_dx = log_mean_exp(ref.log_dx, axis=1) / LN10
+        state = norm(ref.h[1:]).mean(axis=1)  # (T,)
         threshold = np.log(SATURATION * GAMMA[activation])
         saturation_t = (ref.log_fprime < threshold).mean(axis=(1, 2))
         total, long = ref.total.log10_mean(), ref.long.log10_mean()

@@ -14,12 +14,13 @@ backward, and the parameter gradients it yields, against it.
 RNN, per example b (row vectors, as in rnn.py), with δ_t = ∂J_b/∂h_t:
 
     δ_T     = W_uᵀ ∂ℓ_T/∂s_T
-    δ_{t-1} = [t-1 ∈ S] W_uᵀ ∂ℓ_{t-1}/∂s_{t-1} + J_tᵀ δ_t,   J_t = diag(f'(a_t)) W_r [+ I]
+    δ_{t-1} = [t-1 ∈ S] W_uᵀ ∂ℓ_{t-1}/∂s_{t-1} + J_tᵀ δ_t,
+    J_t = α diag(f'(a_t)) W_r + c I      (c = 1 with skip, 1 − α with leak α, else 0)
 
 f' is kept as log f' (log sech² a = log 4 − 2|a| − 2 log(1 + e^{−2|a|}) for tanh,
-log σ'(a) = −|a| − 2 log(1 + e^{−|a|}) for the sigmoid), so even a unit with |a| = 1000
-contributes its exact e^{-2000}. The long-range vector is the same recursion with the loss
-at step T only; the input gradient is ∂J_b/∂a_t = f'(a_t) ∘ δ_t.
+log σ'(a) = −|a| − 2 log(1 + e^{−|a|}) for the sigmoid, 0 or −inf for relu), so even a unit
+with |a| = 1000 contributes its exact e^{-2000}. The long-range vector is the same recursion
+with the loss at step T only; the input gradient is ∂J_b/∂a_t = α f'(a_t) ∘ δ_t.
 
 Attention: see `attention_reference`.
 """
@@ -27,29 +28,34 @@ Attention: see `attention_reference`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-GAMMA = {"tanh": 1.0, "sigmoid": 0.25}  # max f', Pascanu's γ (beside log_fprime, its source)
-LN10 = np.log(10.0)
+from .logspace import Scaled, add, split
+
+GAMMA = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}  # max f', Pascanu's γ (log_fprime's source)
 
 
-def pascanu_bound(sigma_max: float, activation: str, skip: bool) -> float:
-    """Pascanu's bound on one step's factor ‖∂ℓ_T/∂h_{t-1}‖ / ‖∂ℓ_T/∂h_t‖: γ σ_max(W_r), plus 1
-    with the skip connection (its identity path)."""
-    return GAMMA[activation] * sigma_max + float(skip)
+class Cell(NamedTuple):
+    """What decides an RNN step's Jacobian besides its weights."""
+
+    activation: str
+    skip: bool
+    leak: float = 1.0
+
+    @property
+    def carry(self) -> float:
+        """c, the identity part of J_t: 1 with the skip connection, 1 − α with leak α."""
+        return 1.0 if self.skip else 1.0 - self.leak
 
 
-@dataclass
-class Scaled:
-    """Vectors v[t, b] = e^{log[t, b]} · unit[t, b]; unit rows have norm 1 (0 where v = 0)."""
-
-    log: np.ndarray  # (T, B) natural log of ‖v‖, -inf where v = 0
-    unit: np.ndarray  # (T, B, n)
-
-    def log10_mean(self) -> np.ndarray:
-        """(T,) log10 of the batch mean (1/B) Σ_b ‖v[t, b]‖, without leaving log space."""
-        return log_mean_exp(self.log, axis=1) / LN10
+def pascanu_bound(sigma_max: float, activation: str, skip: bool, leak: float = 1.0) -> float:
+    """Pascanu's bound on one step's factor ‖∂ℓ_T/∂h_{t-1}‖ / ‖∂ℓ_T/∂h_t‖, ‖J_t‖ <= c + α γ σ_max:
+    γ σ_max(W_r), plus 1 with the skip connection (its identity path); (1 − α) + α γ σ_max(W_r)
+    with leak α."""
+    cell = Cell(activation, skip, leak)
+    return cell.carry + cell.leak * GAMMA[activation] * sigma_max
 
 
 @dataclass
@@ -67,50 +73,6 @@ class RNNReference:
 class AttentionReference:
     total: Scaled  # ∂J_b/∂e_t
     long: Scaled  # ∂ℓ_{T,b}/∂e_t
-
-
-# -- vectors in log space --------------------------------------------------------------------
-
-
-def norm(v: np.ndarray) -> np.ndarray:
-    """‖v‖ over the last axis for any float64 rows: one pass where the sum of squares is safely
-    inside the float range, rows outside it rescaled by their largest entry first."""
-    with np.errstate(over="ignore", under="ignore"):
-        squares = np.einsum("...i,...i->...", v, v)
-    out = np.sqrt(squares)
-    redo = ~((squares > 1e-290) & (squares < 1e290))  # also 0, inf and NaN
-    if redo.any():
-        rows = v[redo]
-        m = np.abs(rows).max(axis=-1)
-        scaled = rows / np.where(m > 0, m, 1.0)[..., None]
-        out[redo] = m * np.sqrt(np.einsum("...i,...i->...", scaled, scaled))
-    return out
-
-
-def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """v as (log ‖v‖, v / ‖v‖) row by row; (-inf, 0) for a zero row."""
-    n = norm(v)
-    with np.errstate(divide="ignore"):
-        log = np.log(n)
-    return log, v / np.where(n > 0, n, 1.0)[..., None]
-
-
-def add(log1, unit1, log2, unit2) -> tuple[np.ndarray, np.ndarray]:
-    """e^{log1} unit1 + e^{log2} unit2, scaled by the larger of the two before adding."""
-    m = np.maximum(log1, log2)
-    shift = np.where(np.isfinite(m), m, 0.0)
-    v = unit1 * np.exp(log1 - shift)[..., None] + unit2 * np.exp(log2 - shift)[..., None]
-    log, unit = split(v)
-    return log + shift, unit
-
-
-def log_mean_exp(x: np.ndarray, axis: int) -> np.ndarray:
-    """log (1/n) Σ e^x along `axis`, without overflow; -inf where every term is -inf."""
-    m = np.max(x, axis=axis, keepdims=True)
-    finite_m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.mean(np.exp(x - finite_m), axis=axis, keepdims=True)) + finite_m
-    return np.squeeze(out, axis=axis)
 
 
 # -- the loss derivative -----------------------------------------------------------------------
@@ -140,7 +102,9 @@ def targets_as(y, loss: str) -> np.ndarray:
 
 
 def log_fprime(a: np.ndarray, activation: str) -> np.ndarray:
-    """log f'(a), exact for any a (no underflow to -inf)."""
+    """log f'(a), exact for any a (no underflow to -inf; relu: 0, or -inf where f' = 0)."""
+    if activation == "relu":
+        return np.where(a > 0, 0.0, -np.inf)
     if activation == "tanh":
         double = 2.0 * np.abs(a)
         return np.log(4.0) - double - 2.0 * np.log1p(np.exp(-double))
@@ -148,24 +112,32 @@ def log_fprime(a: np.ndarray, activation: str) -> np.ndarray:
     return -size - 2.0 * np.log1p(np.exp(-size))
 
 
-def rnn_reference(params, x, y, loss: str, loss_at: str, activation: str, skip: bool, a, h):
+def rnn_reference(params, x, y, loss: str, loss_at: str, cell: Cell, a, h):
     """Every profile of one batch, per example, in log space (module docstring), from the
     engine's pre-activations a (T, B, H) and states h (T+1, B, H)."""
     a, h = np.asarray(a, dtype=np.float64), np.asarray(h, dtype=np.float64)
     w_r, w_u, c = (np.asarray(params[k], dtype=np.float64) for k in ("W_r", "W_u", "c"))
     s = (h[1:] if loss_at == "all" else h[-1]) @ w_u.T + c  # (T, B, C) or (B, C)
     ds = loss_grad(s, targets_as(y, loss), loss)
-    lf = log_fprime(a, activation)
+    lf = log_fprime(a, cell.activation)
     local = ds @ w_u  # W_uᵀ ∂ℓ_t/∂s_t, (T, B, H) or (B, H) for the last step
     last = local[-1] if loss_at == "all" else local
-    long = backward_scaled(w_r, lf, last, None, skip)
-    total = long if loss_at == "last" else backward_scaled(w_r, lf, last, local, skip)
-    m = lf.max(axis=-1)  # (T, B)
+    long = backward_scaled(w_r, lf, last, None, cell)
+    total = long if loss_at == "last" else backward_scaled(w_r, lf, last, local, cell)
+    m = finite_max(lf)  # (T, B)
     g_log, _ = split(np.exp(lf - m[..., None]) * total.unit)
-    with np.errstate(under="ignore", over="ignore"):
-        da = np.exp(total.log[..., None] + lf) * total.unit  # ∂J_b/∂a_t, 0 where it underflows
+    log_alpha = np.log(cell.leak)
+    with np.errstate(under="ignore", over="ignore"):  # ∂J_b/∂a_t, 0 where it underflows
+        da = np.exp(total.log[..., None] + lf + log_alpha) * total.unit
     grads, sizes = parameter_grads(x, h, ds, da, params["W_e"].shape[1])
-    return RNNReference(h, lf, total, long, total.log + m + g_log, grads, sizes)
+    return RNNReference(h, lf, total, long, total.log + m + g_log + log_alpha, grads, sizes)
+
+
+def finite_max(lf: np.ndarray) -> np.ndarray:
+    """The largest log f' of each row, or 0 where every unit has f' = 0 (relu): the scale
+    that f' is divided by before it leaves log space."""
+    m = lf.max(axis=-1)
+    return np.where(np.isfinite(m), m, 0.0)
 
 
 def parameter_grads(x, h, ds, da, input_size: int):
@@ -203,18 +175,21 @@ def parameter_grads(x, h, ds, da, input_size: int):
     return {k: v / batch for k, v in grads.items()}, {k: v / batch for k, v in sizes.items()}
 
 
-def backward_scaled(w_r, lf, last, local, skip: bool) -> Scaled:
+def backward_scaled(w_r, lf, last, local, cell: Cell) -> Scaled:
     """δ_t for t = T..1 from δ_T = `last`, through J_tᵀ (and the local terms, if given)."""
     steps, batch, hidden = lf.shape
     out = Scaled(np.empty((steps, batch)), np.empty((steps, batch, hidden)))
     log, unit = split(last)
     out.log[-1], out.unit[-1] = log, unit
+    log_alpha = np.log(cell.leak)
+    with np.errstate(divide="ignore"):
+        log_carry = np.log(cell.carry)  # -inf: no identity path
     for t in range(steps - 1, 0, -1):  # 0-based: from δ at index t to index t-1
-        m = lf[t].max(axis=-1)  # scale f'(a) by its largest entry, so none underflows
+        m = finite_max(lf[t])  # scale f'(a) by its largest entry, so none underflows
         through_log, through_unit = split((np.exp(lf[t] - m[:, None]) * unit) @ w_r)
-        through_log = through_log + m + log  # W_rᵀ (f'(a_t) ∘ δ_t)
-        if skip:  # + δ_t through the identity
-            through_log, through_unit = add(through_log, through_unit, log, unit)
+        through_log = through_log + m + log + log_alpha  # α W_rᵀ (f'(a_t) ∘ δ_t)
+        if cell.carry:  # + c δ_t through the identity
+            through_log, through_unit = add(through_log, through_unit, log + log_carry, unit)
         if local is not None:
             local_log, local_unit = split(local[t - 1])
             through_log, through_unit = add(through_log, through_unit, local_log, local_unit)

@@ -8,7 +8,7 @@ when the engine's backward is wrong (docs/derivations.md §12).
    stay below it too (it may underflow to 0, it may not be large); above 1e300 (an exploding
    network) the engine may overflow and is not compared. Steps behind a unit whose
    f'(a) is itself below the dtype's range (|a| > 345 for tanh in float64: only a network
-   blowing up has such units) are not compared: the engine's f' is 0 there, by design of
+   blowing up has such units; relu's f' = 0 is exact and does not count) are not compared: the engine's f' is 0 there, by design of
    its dtype, not by a mistake in its backward. Checked for the total,
    ∂J_b/∂h_t from `loss_and_grads` as training calls it, and for the long-range part, from
    `loss_and_grads` with the loss at the last step alone. The parameter gradients of the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reference import LN10, Scaled, norm
+from .logspace import LN10, Scaled, norm
 
 RTOL = {"float64": 1e-6, "float32": 1e-3}  # agreement, relative to the reference's norm
 FLOOR = {"float64": -280.0, "float32": -30.0}  # log10 of the smallest norm compared
@@ -100,7 +100,9 @@ def agreement(engine: np.ndarray, ref: Scaled, dtype: str, reach=None):
 def reachable(log_fprime: np.ndarray, dtype: str) -> np.ndarray:
     """(T, B): True where ∂J/∂h_t does not pass back through a unit whose f'(a) is below the
     dtype's range (the engine's f' is 0 there); δ_{t-1} is the first vector behind f'(a_t)."""
-    extreme = log_fprime.min(axis=-1) < FPRIME_FLOOR[dtype] * LN10  # (T, B)
+    # relu's f' = 0 is exactly 0 in every dtype (log -inf): only finite values can be extreme
+    tiny = np.isfinite(log_fprime) & (log_fprime < FPRIME_FLOOR[dtype] * LN10)
+    extreme = tiny.any(axis=-1)  # (T, B)
     steps = extreme.shape[0]
     index = np.arange(steps)[:, None]
     last = np.where(extreme, index, -1).max(axis=0)  # (B,) the latest such step, or -1

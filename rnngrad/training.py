@@ -8,6 +8,8 @@ Scalars of an evaluation (step 0 is before any update):
     train_loss       mean training loss since the previous evaluation (per step for tasks
                      with the loss at every step, per sequence otherwise, like the task's "loss")
     grad_norm        mean global gradient norm ‖∂J/∂θ‖ since the previous evaluation, before clipping
+                     (with vanishing_reg > 0, of ∂J/∂θ + λ ∂Ω/∂θ: the norm that clipping sees)
+    omega            mean of Pascanu's regulariser Ω over the same updates (vanishing_reg > 0 only)
     valid_<metric>   the task's metrics on the fixed validation set
     solved           1 if they meet the task's success criterion, else 0 (tasks that have one)
     baseline_<metric> (step 0 only) the same metrics for a model that learned nothing, scored
@@ -46,6 +48,7 @@ class Settings:
     batch_size: int = 32  # sequences per update
     lr: float = 0.1  # learning rate
     clip: float | None = None  # global-norm threshold θ, or None: no clipping
+    vanishing_reg: float = 0.0  # λ of Pascanu et al.'s regulariser Ω (RNN only; 0: none)
     eval_every: int = 100  # evaluate on the validation set every this many updates
     profile_every: int = 100  # record a gradient profile every this many updates
     valid_size: int = 500  # sequences in the fixed validation set
@@ -58,6 +61,7 @@ class Settings:
         for name in sizes:
             checks.positive_int(name, getattr(self, name))
         checks.positive_float("lr", self.lr)
+        checks.non_negative_float("vanishing_reg", self.vanishing_reg)
         if self.clip is not None:
             try:
                 checks.positive_float("clip", self.clip)
@@ -100,7 +104,8 @@ def train(
     valid = task.validation_set(valid_rng, settings.valid_size)
     probe_batch = task.first_sequences(valid, settings.probe_size)
     per_step = task.seq_len if task.loss_at == "all" else 1
-    losses, grad_norms = [], []
+    losses, grad_norms, omegas = [], [], []
+    regularised = {"vanishing_reg": settings.vanishing_reg} if settings.vanishing_reg else {}
     last: Evaluation | None = None
     baseline = {f"baseline_{k}": v for k, v in task.baseline(valid[1]).items()}
 
@@ -111,8 +116,10 @@ def train(
             last.scalars.update(baseline)
         last.scalars["train_loss"] = float(np.mean(losses)) if losses else np.nan
         last.scalars["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else np.nan
-        losses.clear()
-        grad_norms.clear()
+        if regularised:
+            last.scalars["omega"] = float(np.mean(omegas)) if omegas else np.nan
+        for kept in (losses, grad_norms, omegas):
+            kept.clear()
         if on_eval:
             on_eval(last)
         return last
@@ -121,10 +128,12 @@ def train(
     for step in range(1, settings.steps + 1):
         x, y = task.batch(train_rng, settings.batch_size)
         with np.errstate(all="ignore"):  # overflow is an outcome here, checked just below
-            out = model.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at)
+            out = model.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at, **regularised)
             norm = global_norm(out.grads)
         losses.append(out.loss / per_step)
         grad_norms.append(norm)
+        if regularised:
+            omegas.append(out.omega)
         if not (np.isfinite(out.loss) and np.isfinite(norm)):
             return _diverged(step, losses, grad_norms, on_eval)
         if settings.clip is not None:

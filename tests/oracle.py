@@ -31,9 +31,12 @@ def _log10_mean_norm(v):  # (T, B, n) -> (T,)
     return np.log10(np.sqrt((v * v).sum(axis=-1)).mean(axis=1))
 
 
-def rnn_profiles(params, x, y, loss, loss_at, activation, skip):
+def rnn_profiles(params, x, y, loss, loss_at, activation, skip, leak=1.0):
     """(total, long-range, input) profiles of an RNN: δ_{t-1} = J_tᵀ δ_t (+ local), with
-    J_t = diag(f'(a_t)) W_r (+ I) built as an explicit (B, H, H) matrix at every step."""
+    J_t = α diag(f'(a_t)) W_r + c I (c = 1 with skip, 1 − α with leak α) built as an explicit
+    (B, H, H) matrix at every step."""
+    leak = LD(leak)
+    carry = LD(1) if skip else 1 - leak
     p = {k: np.asarray(v, dtype=LD) for k, v in params.items()}
     steps, batch = x.shape[:2]
     hidden = p["W_r"].shape[0]
@@ -42,10 +45,15 @@ def rnn_profiles(params, x, y, loss, loss_at, activation, skip):
     h = np.zeros((steps + 1, batch, hidden), dtype=LD)
     for t in range(steps):
         a[t] = drive[t] + h[t] @ p["W_r"].T + p["b"]
-        f = np.tanh(a[t]) if activation == "tanh" else 1 / (1 + np.exp(-a[t]))
-        h[t + 1] = f + (h[t] if skip else 0)
+        if activation == "relu":
+            f = np.maximum(a[t], 0)
+        else:
+            f = np.tanh(a[t]) if activation == "tanh" else 1 / (1 + np.exp(-a[t]))
+        h[t + 1] = leak * f + carry * h[t]
     e = np.exp(-np.abs(a))
     fprime = 4 * e * e / (1 + e * e) ** 2 if activation == "tanh" else e / (1 + e) ** 2
+    if activation == "relu":
+        fprime = (a > 0).astype(LD)
     s = (h[1:] if loss_at == "all" else h[-1]) @ p["W_u"].T + p["c"]
     ds = 2 * (s - np.asarray(y, LD)) if loss == "mse" else _softmax_grad(s, y)
     local = ds @ p["W_u"]
@@ -55,7 +63,7 @@ def rnn_profiles(params, x, y, loss, loss_at, activation, skip):
         delta = np.empty((steps, batch, hidden), dtype=LD)
         delta[-1] = local[-1] if loss_at == "all" else local
         for t in range(steps - 1, 0, -1):
-            jac = fprime[t][:, :, None] * p["W_r"][None] + (eye if skip else 0)  # (B, H, H)
+            jac = leak * fprime[t][:, :, None] * p["W_r"][None] + carry * eye  # (B, H, H)
             delta[t - 1] = np.einsum("bij,bi->bj", jac, delta[t])  # J_tᵀ δ_t
             if kind == "total" and loss_at == "all":
                 delta[t - 1] += local[t - 1]
@@ -63,7 +71,7 @@ def rnn_profiles(params, x, y, loss, loss_at, activation, skip):
     return (
         _log10_mean_norm(out["total"]),
         _log10_mean_norm(out["long"]),
-        _log10_mean_norm(fprime * out["total"]),
+        _log10_mean_norm(leak * fprime * out["total"]),
     )
 
 

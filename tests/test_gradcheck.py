@@ -1,6 +1,7 @@
 """Finite-difference checks of every gradient the engine computes.
 
-For every combination of activation × skip × loss × loss_at × input kind, on small
+For every combination of activation (tanh, sigmoid, relu) × units (plain, skip, leaky) × loss ×
+loss_at × input kind, on small
 shapes including T = 1 and B = 1, central differences in float64 must agree with the
 hand-derived BPTT to a relative error below 1e-6: for each parameter, and for the total
 derivative ∂J/∂h_t itself (obtained by perturbing h_t inside the forward pass).
@@ -15,16 +16,17 @@ import pytest
 from fd import numeric_grad, rel_err
 
 from rnngrad import RNN
+from rnngrad.bptt import backward, forward, output_scores
 from rnngrad.functional import loss_and_grad, norms
-from rnngrad.rnn import backward, forward, output_scores
 
 D, H, C = 3, 4, 3
 TOL = 1e-6
 
+UNITS = {"plain": (False, 1.0), "skip": (True, 1.0), "leak 0.6": (False, 0.6)}  # (skip, leak)
 COMBOS = list(
     itertools.product(
-        ["tanh", "sigmoid"],
-        [False, True],
+        ["tanh", "sigmoid", "relu"],
+        list(UNITS),
         ["cross_entropy", "mse"],
         ["all", "last"],
         ["ids", "dense"],
@@ -48,24 +50,36 @@ def make_batch(rng, steps, batch, loss, loss_at, kind):
 
 def objective(rnn, x, y, loss, loss_at, h_shift=None):
     """J computed by a forward pass only (what the differences differentiate)."""
-    trace = forward(rnn.params, x, rnn.activation, rnn.skip, h_shift=h_shift)
+    trace = forward(rnn.params, x, rnn.activation, rnn.skip, h_shift=h_shift, leak=rnn.leak)
     s = output_scores(rnn.params, trace, loss_at)
     total, _ = loss_and_grad(s, y, loss)
     return total / x.shape[1]
 
 
-def model(activation, skip, seed):
-    rnn = RNN(D, H, C, activation=activation, skip=skip, seed=seed, recurrent_scale=1.2)
+def model(activation, units, seed):
+    skip, leak = UNITS[units]
+    rnn = RNN(D, H, C, activation, skip, seed, recurrent_scale=1.2, leak=leak)
     rng = np.random.default_rng(seed + 100)
     rnn.params["b"][:] = 0.3 * rng.standard_normal(H)  # nonzero biases, so b is checked too
     rnn.params["c"][:] = 0.3 * rng.standard_normal(C)
     return rnn
 
 
-@pytest.mark.parametrize("activation,skip,loss,loss_at,kind,tb", COMBOS)
-def test_parameter_gradients(activation, skip, loss, loss_at, kind, tb):
-    rnn = model(activation, skip, seed=len(COMBOS))
+def away_from_kinks(rnn, x):
+    """relu is not differentiable at a = 0: central differences are valid only where no
+    pre-activation lies within reach of the step (none closer than 1e-4 here)."""
+    if rnn.activation == "relu":
+        a = forward(rnn.params, x, "relu", rnn.skip, leak=rnn.leak).a
+        assert np.abs(a).min() > 1e-4
+        if a.size >= 8:  # both of relu's pieces checked (4 units at T = B = 1 may agree)
+            assert (a < 0).any() and (a > 0).any()
+
+
+@pytest.mark.parametrize("activation,units,loss,loss_at,kind,tb", COMBOS)
+def test_parameter_gradients(activation, units, loss, loss_at, kind, tb):
+    rnn = model(activation, units, seed=len(COMBOS))
     x, y = make_batch(np.random.default_rng(7), *tb, loss, loss_at, kind)
+    away_from_kinks(rnn, x)
     out = rnn.loss_and_grads(x, y, loss=loss, loss_at=loss_at)
     assert out.loss == pytest.approx(objective(rnn, x, y, loss, loss_at), rel=1e-14)
     for name, p in rnn.params.items():
@@ -74,16 +88,17 @@ def test_parameter_gradients(activation, skip, loss, loss_at, kind, tb):
         assert np.linalg.norm(num) > 0 or name in ("W_r",), name  # a live check, not 0 = 0
 
 
-@pytest.mark.parametrize("activation,skip,loss,loss_at,kind,tb", COMBOS)
-def test_hidden_state_gradients(activation, skip, loss, loss_at, kind, tb):
+@pytest.mark.parametrize("activation,units,loss,loss_at,kind,tb", COMBOS)
+def test_hidden_state_gradients(activation, units, loss, loss_at, kind, tb):
     """∂J/∂h_t (total derivative) by perturbing h_t; and dh_norms from it."""
-    rnn = model(activation, skip, seed=3)
+    rnn = model(activation, units, seed=3)
     x, y = make_batch(np.random.default_rng(11), *tb, loss, loss_at, kind)
+    away_from_kinks(rnn, x)
     steps, batch = tb
-    trace = forward(rnn.params, x, activation, skip)
+    trace = forward(rnn.params, x, activation, rnn.skip, leak=rnn.leak)
     s = output_scores(rnn.params, trace, loss_at)
     _, ds = loss_and_grad(s, y, loss)
-    _, dh = backward(rnn.params, trace, ds, activation, skip)  # ∂(Σ_b J_b)/∂h_t
+    _, dh = backward(rnn.params, trace, ds, activation, rnn.skip, leak=rnn.leak)  # ∂(Σ_b J_b)/∂h_t
     shift = np.zeros((steps, batch, H))
     num = numeric_grad(lambda: objective(rnn, x, y, loss, loss_at, h_shift=shift), shift)
     num *= batch  # J = (1/B) Σ_b J_b, and h_{t,b} reaches only J_b
@@ -112,12 +127,14 @@ def test_profile_is_accurate_down_to_1e_minus_200():
     assert norms(np.full((1, 8), 1e-200))[0] == pytest.approx(np.sqrt(8) * 1e-200, rel=1e-15)
 
 
-@pytest.mark.parametrize("activation,skip", [("tanh", False), ("sigmoid", True)])
+@pytest.mark.parametrize(
+    "activation,skip,leak", [("tanh", False, 1.0), ("sigmoid", True, 1.0), ("relu", False, 0.6)]
+)
 @pytest.mark.parametrize("loss_at", ["all", "last"])
-def test_input_projection_profile(activation, skip, loss_at):
+def test_input_projection_profile(activation, skip, leak, loss_at):
     """dx_norms = (1/B) Σ_b ‖∂J_b/∂(W_e x_t)‖: with W_e = I and dense inputs, W_e x_t = x_t,
     so it is the norm of ∂J_b/∂x_t, checked by perturbing the inputs."""
-    rnn = RNN(H, H, C, activation=activation, skip=skip, seed=5)
+    rnn = RNN(H, H, C, activation=activation, skip=skip, seed=5, leak=leak)
     rnn.params["W_e"][:] = np.eye(H)
     rng = np.random.default_rng(8)
     x = rng.standard_normal((4, 2, H))

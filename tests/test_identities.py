@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from rnngrad import RNN
+from rnngrad.bptt import backward, forward, output_scores
 from rnngrad.functional import activate, activation_grad, cross_entropy, squared_error
-from rnngrad.rnn import backward, forward, output_scores
 
 
 def central_diff(f, x, eps=1e-6):

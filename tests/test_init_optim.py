@@ -63,3 +63,29 @@ def test_sgd_step_lowers_the_loss_and_checks_its_arguments():
         sgd_step(rnn.params, first.grads, lr=0)
     with pytest.raises(ValueError, match="grads: expected the keys of params"):
         sgd_step(rnn.params, {"W_r": first.grads["W_r"]}, lr=0.1)
+
+
+@pytest.mark.parametrize("init,std", [("sigmoid", 0.01), ("basic_tanh", 0.1)])
+def test_pascanu_dense_inits_draw_every_weight_with_their_standard_deviation(init, std):
+    rnn = RNN(40, 50, 30, init=init, seed=3)
+    for name in ("W_e", "W_r", "W_u"):
+        w = rnn.params[name]
+        assert np.std(w) == pytest.approx(std, rel=0.05), name  # 1,500-2,500 draws each
+        assert abs(np.mean(w)) < 4 * std / np.sqrt(w.size), name
+    assert not rnn.params["b"].any() and not rnn.params["c"].any()
+
+
+def test_smart_tanh_keeps_15_outgoing_weights_per_unit_at_spectral_radius_095():
+    """As in the authors' code: row i of their W_hh (= column i of W_r) keeps 15 entries."""
+    rnn = RNN(6, 50, 4, init="smart_tanh", seed=4)
+    w_r = rnn.params["W_r"]
+    assert ((w_r != 0).sum(axis=0) == 15).all()  # unit i feeds 15 units
+    assert not ((w_r != 0).sum(axis=1) == 15).all()  # rows are not restricted
+    assert spectral_radius(w_r) == pytest.approx(0.95, rel=1e-12)
+    assert np.std(rnn.params["W_e"]) == pytest.approx(0.01, rel=0.2)
+    assert np.std(rnn.params["W_u"]) == pytest.approx(0.01, rel=0.2)
+
+
+def test_smart_tanh_with_at_most_15_units_is_dense():
+    w_r = RNN(3, 10, 2, init="smart_tanh", seed=0).params["W_r"]
+    assert (w_r != 0).all() and spectral_radius(w_r) == pytest.approx(0.95, rel=1e-12)

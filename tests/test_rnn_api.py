@@ -139,6 +139,8 @@ BAD_CALLS = [
         "loss: expected one of 'cross_entropy', 'mse'; got 'hinge'",
     ),
     ("loss_at unknown", dict(loss_at="first"), "loss_at: expected one of 'all', 'last'"),
+    ("negative Ω weight", dict(vanishing_reg=-1.0), "vanishing_reg: expected a finite number >= 0"),
+    ("NaN Ω weight", dict(vanishing_reg=np.nan), "vanishing_reg: expected a finite number >= 0"),
 ]
 
 
@@ -151,7 +153,11 @@ def test_bad_call_raises_value_error(case, kwargs, message):
 
 
 BAD_MODELS = [
-    (dict(activation="relu"), "activation: expected one of 'tanh', 'sigmoid'; got 'relu'"),
+    (dict(activation="gelu"), "activation: expected one of 'tanh', 'sigmoid', 'relu'; got 'gelu'"),
+    (dict(leak=0.0), "leak: expected a number in (0, 1] (1: no leak); got 0.0"),
+    (dict(leak=1.5), "leak: expected a number in (0, 1] (1: no leak); got 1.5"),
+    (dict(leak="0.5"), "leak: expected a number in (0, 1]; got '0.5'"),
+    (dict(init="xavier"), "init: expected one of 'scaled', 'sigmoid', 'basic_tanh', 'smart_tanh'"),
     (dict(dtype="float16"), "dtype: expected one of 'float64', 'float32'; got 'float16'"),
     (dict(hidden_size=0), "hidden_size: expected an integer >= 1; got 0"),
     (dict(input_size=2.5), "input_size: expected an integer >= 1; got 2.5"),
@@ -173,6 +179,20 @@ def test_bad_model_raises_value_error(kwargs, message):
     [(name, value)] = kwargs.items()
     assert err.value.name == name and err.value.value is value
     assert str(err.value) == f"{name}: {err.value.allowed}; got {value!r}"
+
+
+BAD_PAIRS = [  # values each allowed alone, not together: the error names the one that conflicts
+    (dict(skip=True, leak=0.5), "leak", "expected 1 with skip=True"),
+    (dict(init="smart_tanh", recurrent_init="orthogonal"), "recurrent_init", "init='smart_tanh'"),
+    (dict(init="sigmoid", recurrent_scale=2.0), "recurrent_scale", "init='sigmoid', which draws"),
+]
+
+
+@pytest.mark.parametrize("kwargs,name,message", BAD_PAIRS)
+def test_options_that_exclude_each_other_raise_naming_one(kwargs, name, message):
+    with pytest.raises(BadValue) as err:
+        RNN(D, H, C, **kwargs)
+    assert err.value.name == name and message in str(err.value)
 
 
 BAD_ATTENTION = [

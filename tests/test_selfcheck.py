@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import rnngrad.attention as attention_module
-import rnngrad.rnn as rnn_module
+import rnngrad.bptt as rnn_module  # the backward and f' the RNN calls
 from rnngrad import RNN
 from rnngrad.attention import Attention
 from rnngrad.profile import probe
@@ -32,12 +32,24 @@ ORIGINAL_BACKWARD = rnn_module.backward
 ORIGINAL_FPRIME = rnn_module.activation_grad
 
 
-def w_for_w_transposed(params, trace, ds, activation, skip, ws=None):
-    return ORIGINAL_BACKWARD({**params, "W_r": params["W_r"].T}, trace, ds, activation, skip, ws)
+def w_for_w_transposed(params, trace, ds, activation, skip, ws=None, leak=1.0):
+    w_t = {**params, "W_r": params["W_r"].T}
+    return ORIGINAL_BACKWARD(w_t, trace, ds, activation, skip, ws, leak)
 
 
-def skip_identity_dropped(params, trace, ds, activation, skip, ws=None):
-    return ORIGINAL_BACKWARD(params, trace, ds, activation, False, ws)
+def skip_identity_dropped(params, trace, ds, activation, skip, ws=None, leak=1.0):
+    return ORIGINAL_BACKWARD(params, trace, ds, activation, False, ws, leak)
+
+
+def leak_left_out(params, trace, ds, activation, skip, ws=None, leak=1.0):
+    """The backward of the plain RNN on a leaky forward pass: (1 − α) δ and α both missing."""
+    return ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws, 1.0)
+
+
+def relu_slope_everywhere(a, activation, out=None):
+    if activation == "relu":
+        return np.ones_like(a)
+    return ORIGINAL_FPRIME(a, activation, out)
 
 
 def one_minus_tanh(a, activation, out=None):
@@ -58,6 +70,7 @@ FAULTS = {  # name: (module attribute patched, broken function, variants it appl
     "1 − tanh": ("activation_grad", one_minus_tanh, ["tanh"], [False, True]),
     "skip identity dropped": ("backward", skip_identity_dropped, ["tanh", "sigmoid"], [True]),
     "σ(1 + σ)": ("activation_grad", sigma_one_plus_sigma, ["sigmoid"], [False, True]),
+    "relu' = 1": ("activation_grad", relu_slope_everywhere, ["relu"], [False, True]),
 }
 CASES = [
     (name, activation, skip, loss_at)
@@ -73,11 +86,19 @@ def batch(loss_at, steps=30, size=16, seed=0):
     return x, y
 
 
+UNITS = [(False, 1.0), (True, 1.0), (False, 0.4)]  # (skip, leak): plain, skip, leaky
+
+
 @pytest.mark.parametrize(
-    "activation,skip,loss_at", list(itertools.product(["tanh", "sigmoid"], [0, 1], ["last", "all"]))
+    "activation,units,loss_at",
+    list(itertools.product(["tanh", "sigmoid", "relu"], UNITS, ["last", "all"])),
 )
-def test_the_correct_engine_passes(activation, skip, loss_at):
-    rnn = RNN(6, 24, 4, activation=activation, skip=bool(skip), seed=1)
+def test_the_correct_engine_passes(activation, units, loss_at):
+    skip, leak = units
+    # relu + skip at ρ(W_r) = 1 explodes (‖h_T‖ ~ 1e6): its softmax saturates and leaves some
+    # examples with an exactly zero gradient, nothing to compare; ρ = 0.3 keeps ‖h_T‖ ~ 240
+    scale = 0.3 if (activation, skip) == ("relu", True) else 1.0
+    rnn = RNN(6, 24, 4, activation=activation, skip=skip, leak=leak, seed=1, recurrent_scale=scale)
     x, y = batch(loss_at)
     check = probe(rnn, x, y, "cross_entropy", loss_at).check
     assert check.ok, check.message()
@@ -140,8 +161,8 @@ def test_a_float32_factor_exactly_at_the_bound_passes():
 def test_a_wrong_parameter_gradient_is_caught(monkeypatch):
     """∂J/∂h_t right, ∂J/∂W_r transposed: the state gradients agree, the parameters do not."""
 
-    def transposed_grad(params, trace, ds, activation, skip, ws=None):
-        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws)
+    def transposed_grad(params, trace, ds, activation, skip, ws=None, leak=1.0):
+        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws, leak)
         return {**grads, "W_r": grads["W_r"].T.copy()}, dh
 
     monkeypatch.setattr(rnn_module, "backward", transposed_grad)
@@ -160,6 +181,16 @@ def test_every_broken_backward_is_caught(monkeypatch, fault, activation, skip, l
     check = probe(rnn, x, y, "cross_entropy", loss_at).check
     assert not check.ok
     assert check.message().startswith("self-check FAILED")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("loss_at", ["last", "all"])
+def test_a_backward_that_forgets_the_leak_is_caught(monkeypatch, activation, loss_at):
+    monkeypatch.setattr(rnn_module, "backward", leak_left_out)
+    rnn = RNN(6, 24, 4, activation=activation, leak=0.5, seed=1)
+    x, y = batch(loss_at)
+    check = probe(rnn, x, y, "cross_entropy", loss_at).check
+    assert not check.ok and check.rel_err > 1e-3, check.message()
 
 
 @pytest.mark.parametrize("fault", ["W for Wᵀ", "1 − tanh"])
@@ -191,8 +222,8 @@ def test_one_example_hidden_in_the_batch_mean_is_caught(monkeypatch):
     """Example 0's ∂J/∂h_t grown 5-fold at one step: the batch-mean profile still respects
     the bound at every step; the per-example check does not."""
 
-    def one_example_grows(params, trace, ds, activation, skip, ws=None):
-        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws)
+    def one_example_grows(params, trace, ds, activation, skip, ws=None, leak=1.0):
+        grads, dh = ORIGINAL_BACKWARD(params, trace, ds, activation, skip, ws, leak)
         dh[:15, 0] *= 5.0  # every step before t = 16, for example 0
         return grads, dh
 

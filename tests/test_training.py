@@ -132,6 +132,7 @@ BAD_SETTINGS = [
     ),
     ("seed", -1, "seed: expected an integer >= 0; got -1"),
     ("early_stop", "yes", "early_stop: expected True or False; got 'yes'"),
+    ("vanishing_reg", -0.5, "vanishing_reg: expected a finite number >= 0; got -0.5"),
 ]
 
 
@@ -148,6 +149,7 @@ def test_settings_defaults():
         steps=1000,
         batch_size=32,
         lr=0.1,
+        vanishing_reg=0.0,
         clip=None,
         eval_every=100,
         profile_every=100,
@@ -157,3 +159,36 @@ def test_settings_defaults():
         seed=0,
     )
     assert Settings(clip=0.5, lr=1, seed=np.int64(3)).clip == 0.5
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        dict(activation="relu", recurrent_init="identity"),  # the IRNN
+        dict(activation="tanh", leak=0.3),
+        dict(activation="tanh", init="smart_tanh"),
+    ],
+    ids=["irnn", "leaky", "smart_tanh"],
+)
+def test_the_remedies_train_with_their_self_check_passing(model):
+    task = make_task("temporal_order", T=12)
+    settings = Settings(steps=40, eval_every=20, valid_size=64, probe_size=8, clip=1.0)
+    outcome, evals = run(task, settings, **model)
+    assert outcome.status in ("finished", "solved")
+    assert all(e.check.ok for e in evals if e.check is not None), [e.check for e in evals]
+    assert "omega" not in evals[-1].scalars  # recorded only where Ω is in the objective
+
+
+def test_the_regulariser_is_recorded_and_changes_the_updates():
+    task = make_task("temporal_order", T=12)
+    base = dict(steps=20, eval_every=10, valid_size=64, probe_size=8, clip=None, lr=0.05)
+    runs = {}
+    for reg in (0.0, 2.0):
+        rnn = RNN(task.input_size, 16, task.output_size, seed=0)
+        evals = []
+        train(rnn, task, Settings(**base, vanishing_reg=reg), on_eval=evals.append)
+        runs[reg] = rnn.params, evals
+    (plain, _), (regularised, evals) = runs[0.0], runs[2.0]
+    assert [np.isfinite(e.scalars["omega"]) for e in evals[1:]] == [True, True]
+    assert np.isnan(evals[0].scalars["omega"])  # no update before step 0
+    assert not np.allclose(plain["W_r"], regularised["W_r"])

@@ -42,7 +42,7 @@ from ..training import Settings
 MODELS: dict[str, type] = {"rnn": RNN, "attention": Attention}
 NOT_CONFIGURED = ("input_size", "output_size", "seed")  # a model's: the task's sizes, train.seed
 HIDDEN_SIZE = 32  # the one default the engine leaves to its caller
-OPTIM_KEYS = ("lr", "clip", "batch_size")
+OPTIM_KEYS = ("lr", "clip", "batch_size", "vanishing_reg")
 
 
 def schema_of(name: str, cls: type, skip: tuple[str, ...] = ()) -> type:
@@ -180,6 +180,10 @@ def build(cfg: DictConfig) -> Plan:
         model = MODELS[cfg.model.name](
             task.input_size, output_size=task.output_size, seed=settings.seed, **model_params
         )
+    takes_reg = "vanishing_reg" in inspect.signature(model.loss_and_grads).parameters
+    if settings.vanishing_reg and not takes_reg:
+        allowed = f"expected 0 with model={cfg.model.name}: Ω needs a recurrent state (model=rnn)"
+        raise ConfigError("optim.vanishing_reg", settings.vanishing_reg, allowed)
     return Plan(cfg, task, model, settings)
 
 
