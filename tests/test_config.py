@@ -165,3 +165,50 @@ def test_a_new_experiment_preset_composes_and_builds_every_job(tmp_path):
     plan = config.build(composed(f"hydra.searchpath=[file://{tmp_path}]", "experiment=mine"))
     assert plan.task.name == "adding" and plan.task.seq_len == 12
     assert plan.settings.clip == 1.0 and plan.cfg.tracking.experiment == "mine"
+
+
+def test_the_remedy_options_build_and_bad_ones_are_named_by_their_key():
+    plan = config.build(
+        composed("model.activation=relu", "model.leak=0.5", "optim.vanishing_reg=2")
+    )
+    assert plan.model.activation == "relu" and plan.model.leak == 0.5
+    assert plan.settings.vanishing_reg == 2.0
+    assert config.build(composed("model.init=smart_tanh")).model.params["W_r"].any()
+    for override, key in (
+        ("model.leak=0", "model.leak"),
+        ("model.activation=gelu", "model.activation"),
+        ("model.init=xavier", "model.init"),
+        ("optim.vanishing_reg=-1", "optim.vanishing_reg"),
+    ):
+        with pytest.raises(config.ConfigError) as err:
+            config.build(composed(override))
+        assert err.value.key == key, override
+    with pytest.raises(config.ConfigError) as err:  # Ω needs a recurrent state
+        config.build(composed("model=attention", "optim.vanishing_reg=1"))
+    assert err.value.key == "optim.vanishing_reg" and "model=attention" in str(err.value)
+    with pytest.raises(config.ConfigError) as err:
+        config.build(composed("model.skip=true", "model.leak=0.5"))
+    assert err.value.key == "model.leak" and "skip=True" in str(err.value)
+
+
+@pytest.mark.parametrize("preset,runs", [("remedies", 72), ("pascanu2013", 54)])
+def test_the_remedy_presets_name_each_combination_and_build_every_job(preset, runs):
+    """Every job of the preset's grid composes and builds; train.remedy names what each
+    named combination sets (the reports draw it as one axis)."""
+    cfg = composed(f"experiment={preset}")
+    params = {k: str(v).split(",") for k, v in composed_sweep(preset).items()}
+    assert np.prod([len(v) for v in params.values()]) == runs
+    group = next(k for k in params if (k.startswith("+") and "method" in k) or k == "+remedy")
+    variants = set()
+    for choice in params[group]:
+        plan = config.build(composed(f"experiment={preset}", f"{group}={choice}"))
+        variants.add(plan.cfg.train.remedy)
+    assert len(variants) == len(params[group]) and None not in variants
+    assert cfg.tracking.experiment == preset
+
+
+def composed_sweep(preset: str) -> dict:
+    config.register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+    return dict(cfg.hydra.sweeper.params)

@@ -149,6 +149,13 @@ SHRINK = {  # pin all but one swept key, so each preset runs 2-4 tiny jobs
     "digits": ["task.delay=0,5", "model.activation=tanh", "model.skip=false", "train.seed=0"],
     "text": ["task.T=10", "train.seed=0"],
     "rnn_vs_attention": ["task=permutation", "task.T=10", "model=rnn,attention"],
+    "remedies": ["+remedy=clip_omega,irnn", "task.T=10", "train.seed=0"],
+    "pascanu2013": [
+        "+pascanu/init=smart_tanh",
+        "+pascanu/method=msgd,msgd_cr",
+        "task.T=20",
+        "train.seed=0",
+    ],
 }
 
 

@@ -42,7 +42,7 @@ from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from stores import empty_store
 
-import rnngrad.rnn as rnn_module
+import rnngrad.bptt as rnn_module  # the backward the RNN calls
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run as run_job
@@ -198,6 +198,8 @@ def test_every_figure_and_table_is_written_and_the_page_links_them_all(built):
         "final_metric",
         "profile_training",
         "state",
+        "success_length",
+        "reach_learning",
     } <= kinds
     assert {p.suffix for p in figures} == {".png", ".svg"}
     assert {p.name for p in written} >= {
@@ -339,8 +341,9 @@ def test_a_failed_self_check_is_flagged_everywhere(tmp_path, monkeypatch, capsys
     on the console, red on the page and a line in the findings."""
     original = rnn_module.backward
 
-    def broken(params, trace, ds, activation, skip, ws=None):
-        return original({**params, "W_r": params["W_r"].T}, trace, ds, activation, skip, ws)
+    def broken(params, trace, ds, activation, skip, ws=None, leak=1.0):
+        w_t = {**params, "W_r": params["W_r"].T}
+        return original(w_t, trace, ds, activation, skip, ws, leak)
 
     monkeypatch.setattr(rnn_module, "backward", broken)
     register()

@@ -82,8 +82,14 @@ TrainConf = settings_schema(
     "TrainConf",
     [f for f in SETTINGS if f.name not in OPTIM_KEYS],
     # a debugging aid: raise at the first evaluation at or after this step (the failure path)
-    extra=(("crash_at_step", plain_type(int | None), field(default=None)),),
+    extra=(
+        ("crash_at_step", plain_type(int | None), field(default=None)),
+        # the remedy a run applies, by name (plain SGD, clipping, IRNN, ...): the reports draw
+        # it as one axis; the settings it stands for stay in the run's params
+        ("remedy", plain_type(str | None), field(default=None)),
+    ),
 )
+PIPELINE_ONLY = ("crash_at_step", "remedy")  # train keys that are not Settings fields
 
 
 @dataclass
@@ -171,7 +177,7 @@ def build(cfg: DictConfig) -> Plan:
     if not str(cfg.tracking.experiment).strip():
         raise ConfigError("tracking.experiment", "''", "expected a non-empty name")
     task_params, model_params = parameters(cfg.task), parameters(cfg.model)
-    train = {k: v for k, v in plain(cfg.train).items() if k != "crash_at_step"}
+    train = {k: v for k, v in plain(cfg.train).items() if k not in PIPELINE_ONLY}
     with config_keys("task"):
         task = TASKS[cfg.task.name](**task_params)
     with config_keys(lambda key: "optim" if key in OPTIM_KEYS else "train"):

@@ -8,7 +8,8 @@ not counted as finished) and is listed, not analysed, by the reports.
 
 from __future__ import annotations
 
-VERSION = 3  # 3: a config holds only the keys of its task and its model
+VERSION = 4  # 4: model.leak and .init, optim.vanishing_reg, train.remedy; 3: only the keys
+# of the task and model chosen
 
 # -- experiments of runs outside a preset's sweep ----------------------------------------------
 SINGLE_RUNS, DEBUG = "single_runs", "debug"

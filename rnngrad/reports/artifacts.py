@@ -63,8 +63,8 @@ def artifacts_of(client, row: dict) -> tuple[pd.DataFrame | None, pd.DataFrame |
 
 def final_values(history: pd.DataFrame) -> pd.DataFrame:
     """Per run: the last evaluation's scalars (valid_*, sigma_max, ..., all of one step), the
-    baselines of step 0, and the profile summaries of the last profiled evaluation with the
-    bound and σ_max of that same step (`profile_step`)."""
+    baselines of step 0, `initial_values`, and the profile summaries of the last profiled
+    evaluation with the bound and σ_max of that same step (`profile_step`)."""
     if history.empty:
         return pd.DataFrame({"run_id": pd.Series([], dtype=object)})
     wide = history.pivot_table(index=["run_id", "step"], columns="metric", values="value")
@@ -75,12 +75,25 @@ def final_values(history: pd.DataFrame) -> pd.DataFrame:
     first = wide.groupby("run_id").head(1).set_index("run_id")
     baselines = first[[c for c in first if c.startswith(rec.BASELINE)]]
     out = out.drop(columns=[c for c in PROFILED if c in out]).join(baselines)
+    out = out.join(initial_values(wide))
     if "decay_factor" in wide:
         profiled = wide[wide["decay_factor"].notna()].groupby("run_id").tail(1)
         keep = ["run_id", "step", *[c for c in PROFILED if c in profiled]]
         profiled = profiled[keep].set_index("run_id").rename(columns={"step": "profile_step"})
         out = out.join(profiled)
     return out.reset_index()
+
+
+def initial_values(wide: pd.DataFrame) -> pd.DataFrame:
+    """Per run: whether its task has a success criterion (`criterion`: it recorded `solved`,
+    at step 0 at least) and how far the gradient reached before any update
+    (`log10_ratio_initial`: the log10 ratio of step 0's profile; NaN if it recorded none)."""
+    runs = wide.groupby("run_id")
+    out = pd.DataFrame(index=pd.Index(runs.size().index, name="run_id"))
+    out["criterion"] = runs[rec.SOLVED].count() > 0 if rec.SOLVED in wide else False
+    if "log10_ratio" in wide:
+        out["log10_ratio_initial"] = wide[wide["step"] == 0].set_index("run_id")["log10_ratio"]
+    return out
 
 
 def empty_history() -> pd.DataFrame:

@@ -10,9 +10,12 @@ import pandas as pd
 SEED = "seed"
 LENGTHS = ("T", "delay")  # the sequence-length axes
 ORDER = [  # display order of the axes; anything else follows
+    "remedy",
+    "init",
     "model",
     "activation",
     "skip",
+    "leak",
     "task",
     "hidden_size",
     "T",
@@ -21,11 +24,18 @@ ORDER = [  # display order of the axes; anything else follows
     "recurrent_init",
     "recurrent_scale",
     "clip",
+    "vanishing_reg",
     "lr",
     "batch_size",
     "steps",
 ]
-NAMES = {"hidden_size": "hidden size H", "recurrent_scale": "recurrent scale", "lr": "lr"}
+NAMES = {
+    "hidden_size": "hidden size H",
+    "recurrent_scale": "recurrent scale",
+    "lr": "lr",
+    "leak": "leak α",
+    "vanishing_reg": "Ω weight λ",
+}
 QUIET = (  # fixed: unsaid
     "eval_every",
     "profile_every",

@@ -27,6 +27,10 @@ SHORT = {  # column names in the frames
     "model.recurrent_init": "recurrent_init",
     "model.recurrent_scale": "recurrent_scale",
     "model.dtype": "dtype",
+    "model.leak": "leak",
+    "model.init": "init",
+    "optim.vanishing_reg": "vanishing_reg",
+    "train.remedy": "remedy",
     "optim.lr": "lr",
     "optim.clip": "clip",
     "optim.batch_size": "batch_size",
@@ -39,7 +43,14 @@ SHORT = {  # column names in the frames
     "train.early_stop": "early_stop",
 }
 DERIVED = ("task.seq_len", "task.input_size", "task.output_size")  # not settings
-RNN_ONLY = ("activation", "skip", "recurrent_init", "recurrent_scale")  # blank for attention
+RNN_ONLY = (
+    "activation",
+    "skip",
+    "recurrent_init",
+    "recurrent_scale",
+    "leak",
+    "init",
+)  # blank: attention
 
 
 def cast(name: str, text: str | None):

@@ -2,9 +2,10 @@
 runs (the same frames as the figures and tables), written at the top of the report page and
 as findings.md beside the tables.
 
-For the whole experiment: the self-check, runs that did not finish or diverged, the notes of
-the loader, and runs set apart because they differ in what no sweep varied. Then per study
-and per model variant, the sentences of rnngrad.reports.sentences.
+For the whole experiment: the self-check, runs that did not finish or diverged, tasks
+without a success criterion, the notes of the loader, and runs set apart because they differ
+in what no sweep varied. Then per study and per model variant, the sentences of
+rnngrad.reports.sentences.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from rnngrad.reports.axes import name
 from rnngrad.reports.frames import MODEL, Study, studies, usable
+from rnngrad.reports.remedies import REMEDY, remedy_sentences
 from rnngrad.reports.sentences import running_sum, variant_sentences
 from rnngrad.reports.wording import covers, num
 
@@ -97,17 +99,42 @@ def outcomes(exp) -> list[Finding]:
     return out
 
 
+def criteria(exp) -> list[Finding]:
+    """Tasks without a success criterion (their runs recorded no `solved`): the figure of
+    success against length leaves their runs out, or is not drawn."""
+    runs = usable(exp.runs)
+    if runs.empty or "task" not in runs:
+        return []
+    has = runs.get("criterion", pd.Series(False, index=runs.index)).eq(True)
+    lacking = sorted({str(t) for t in runs.loc[~has, "task"]})
+    if not lacking:
+        return []
+    one = len(lacking) == 1
+    said = (
+        f"The task{'' if one else 's'} {', '.join(lacking)} ha{'s' if one else 've'} no "
+        "success criterion: "
+        + (
+            f"{'its' if one else 'their'} runs are not in the figure of success against length."
+            if has.any()
+            else "the report draws no figure of success against length."
+        )
+    )
+    return [Finding(said)]
+
+
 def study_findings(exp, study: Study) -> list[Finding]:
     """A heading for a study set apart, then a finding per model variant with its sentences."""
     runs = usable(study.runs)
     out = []
     if study.label:
         out.append(Finding(f"Runs with {study.label} ({covers(runs, study.axes)}):", heading=True))
-    variant_axes = [a for a in MODEL if a in study.axes]
+    if REMEDY in study.axes:  # named remedies: the model's settings vary with the remedy
+        out.append(Finding("Remedies:", details=remedy_sentences(runs, study.axes)))
+        by, variant_axes = REMEDY, [REMEDY]
+    else:
+        by, variant_axes = "variant", [a for a in MODEL if a in study.axes]
     rest = [a for a in study.axes if a not in variant_axes]
-    groups = (
-        runs.groupby("variant", sort=True) if variant_axes else [(runs["variant"].iloc[0], runs)]
-    )
+    groups = runs.groupby(by, sort=True) if variant_axes else [(runs[by].iloc[0], runs)]
     by_variant = {variant: g for variant, g in groups}
     for variant, g in by_variant.items():
         g = g.dropna(subset=["decay_factor"]) if "decay_factor" in g else g
@@ -125,7 +152,7 @@ def study_findings(exp, study: Study) -> list[Finding]:
 
 def findings(exp) -> list[Finding]:
     """Every finding of the experiment, in the order the page and findings.md give them."""
-    out = selfcheck(exp) + outcomes(exp) + [Finding(note) for note in exp.notes]
+    out = selfcheck(exp) + outcomes(exp) + criteria(exp) + [Finding(n) for n in exp.notes]
     found = studies(exp, usable(exp.runs))
     if len(found) > 1:
         apart = sorted({k for s in found for k in s.split_by})

@@ -63,12 +63,34 @@ def studies(exp, runs: pd.DataFrame | None = None) -> list[Study]:
     apart = [c for c in varying(runs, settings) if c not in exp.swept and c != SEED]
     out = []
     for key, group in groups(runs, apart):
-        axes = [c for c in varying(group, settings) if c != SEED]
+        axes = folded(group, [c for c in varying(group, settings) if c != SEED])
         fixed = {c: group[c].iloc[0] for c in settings if c not in axes and c != SEED}
         out.append(
             Study(group.reset_index(drop=True), axes, fixed, dict(zip(apart, key, strict=True)))
         )
     return out
+
+
+def folded(runs: pd.DataFrame, axes: list[str]) -> list[str]:
+    """The axes without those another axis determines: a sweep over named combinations (the
+    `remedy` of the remedies presets, an `init` that fixes the activation) varies the settings
+    each name stands for in lockstep with it; drawn apart they would be channels that say
+    nothing new. Of two axes that determine each other the first in display order stays; the
+    model trio (MODEL) stays as it is."""
+
+    def determines(a: str, b: str) -> bool:
+        return bool((runs.groupby(a, dropna=False)[b].nunique(dropna=False) <= 1).all())
+
+    def redundant(b: str) -> bool:
+        return any(
+            a != b
+            and not (a in MODEL and b in MODEL)
+            and determines(a, b)
+            and (not determines(b, a) or axes.index(a) < axes.index(b))
+            for a in axes
+        )
+
+    return [b for b in axes if not redundant(b)]
 
 
 def beside_models(study: Study) -> list[str]:

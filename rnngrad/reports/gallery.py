@@ -19,6 +19,7 @@ from rnngrad.reports import (
     bound_figures,
     learning_figures,
     model_figures,
+    outcome_figures,
     profile_figures,
     state_figures,
 )
@@ -33,6 +34,8 @@ FIGURES = [  # on the RNN runs of every study, in the page's order
     state_figures.state,  # state
     learning_figures.curves,  # learning_loss, learning_<metric>
     learning_figures.final_metric,  # final_metric
+    outcome_figures.success_length,  # success_length
+    outcome_figures.reach_learning,  # reach_learning
 ]
 MODEL_FIGURES = [  # on every run of a study with attention runs, before the others
     model_figures.input_gradient,  # input_gradient

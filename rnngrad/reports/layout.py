@@ -25,8 +25,10 @@ class Layout:
     def used(self) -> list[str]:
         return list(self.slots.values())
 
-    def caption(self) -> str:
-        words = {"row": "rows", "col": "columns", "hue": "colour", "style": "line style"}
+    def caption(self, style: str = "line style") -> str:
+        """ "Rows: activation; columns: skip; colour: hidden size H." (`style` names what the
+        style slot draws: a line style, or a marker)."""
+        words = {"row": "rows", "col": "columns", "hue": "colour", "style": style}
         shown = "; ".join(
             f"{w}: {name(self.slots[s])}" for s, w in words.items() if s in self.slots
         )

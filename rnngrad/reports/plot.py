@@ -1,6 +1,7 @@
 """What every report figure shares: the Figure record, seaborn grids of lines and of points
-with seeds averaged, the panels of a grid with their runs, the dashed no-learning baseline
-drawn per panel, and the words every caption and title ends with."""
+with seeds averaged and of one point per run, the panels of a grid with their runs, the
+dashed no-learning baseline drawn per panel, and the words every caption and title ends
+with."""
 
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ def display(data: pd.DataFrame, layout: Layout) -> tuple[pd.DataFrame, Layout]:
 def lines(data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
     """Lines in a grid of panels; seeds averaged (mean), the band spans their range. Keywords
     override the layout's colour (hue, hue_order, palette), the size and facet_kws."""
+    return relplot("line", data, x, y, layout, errorbar=SEED_RANGE, **kw)
+
+
+def scatter(data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
+    """A point per row (a run: nothing averaged) in a grid of panels, the layout's line style
+    as the marker. Keywords as for `lines`."""
+    return relplot("scatter", data, x, y, layout, **kw)
+
+
+def relplot(kind: str, data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
+    """seaborn's relplot of `kind` with the layout's channels under their display names."""
     data, layout = display(data, layout)
     hue = layout.get("hue")
     numeric = hue is not None and pd.api.types.is_numeric_dtype(data[hue])
@@ -77,12 +89,13 @@ def lines(data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
         **kw,
         "facet_kws": {"margin_titles": True, **kw.get("facet_kws", {})},
     }
-    return sns.relplot(data=data, x=x, y=y, kind="line", errorbar=SEED_RANGE, **options)
+    return sns.relplot(data=data, x=x, y=y, kind=kind, **options)
 
 
 def points(data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
     """A point per x in a grid of panels; seeds averaged (mean), the bars span their range.
-    Keywords override the layout's colour, the size, dodge and margin_titles."""
+    Keywords override the layout's colour, the size, dodge, margin_titles and the bars
+    (errorbar: a callable maps the values behind a point to its bar's ends)."""
     data, layout = display(data, layout)
     hue = layout.get("hue")
     options = {
@@ -94,9 +107,10 @@ def points(data: pd.DataFrame, x: str, y: str, layout: Layout, **kw):
         "aspect": 1.35,
         "dodge": 0.2 if hue else False,
         "margin_titles": True,
+        "errorbar": SEED_RANGE,
         **kw,
     }
-    return sns.catplot(data=data, x=x, y=y, kind="point", errorbar=SEED_RANGE, **options)
+    return sns.catplot(data=data, x=x, y=y, kind="point", **options)
 
 
 def panel_grid(n: int, width: float, height: float):

@@ -28,13 +28,22 @@ def variant_sentences(exp, runs: pd.DataFrame, axes: list[str]) -> list[str]:
         out.append(
             f"‖h_T‖ is {span(runs['state_norm_last'])} at the end"
             + (f" ({span(start)} at step 0)" if len(start) else "")
-            + f"; saturated fraction {span(runs['saturation'])}."
+            + f"; {saturated(runs)} {span(runs['saturation'])}."
         )
     metric = runs["metric"].dropna().unique()
     if len(metric) == 1:
         out.append(learning_sentence(runs, metric[0], axes))
     solved = solved_sentence(runs, axes)
     return out + ([solved] if solved else [])
+
+
+def saturated(runs: pd.DataFrame) -> str:
+    """What `saturation` (the fraction of units with f'(a) < 0.1 max f') means for these runs:
+    for relu units, f' = 0, the inactive ones."""
+    relu = runs["activation"].eq("relu") if "activation" in runs else pd.Series(False)
+    if relu.all():
+        return "inactive fraction (relu units with f' = 0)"
+    return "saturated (relu: inactive) fraction" if relu.any() else "saturated fraction"
 
 
 def has(runs: pd.DataFrame, column: str) -> bool:

@@ -1,0 +1,102 @@
+"""What a sweep over named remedies shows (the `remedy` axis of the remedies and pascanu2013
+presets): which remedies keep the gradient, which let the network learn, and where the two
+disagree. Every number is computed from the recorded runs; the sentences are per group of the
+study's other axes (e.g. per initialisation), at the group's longest sequence.
+
+The gradient's reach of a run is log10 (‖∂ℓ_T/∂h_1‖ / ‖∂ℓ_T/∂h_T‖) on the probe batch (the
+profile's `log10_ratio`), at initialisation (step 0) and at the run's last profile. A remedy
+*keeps* the gradient where the median reach over seeds is at least KEEP decades; it *learns*
+where at least half of its seeds solved the task (as the figure of success against length
+counts them: outcome_figures.judged).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rnngrad.reports.axes import LENGTHS, SEED, groups, labelled, text
+from rnngrad.reports.outcome_figures import REACH, judged
+from rnngrad.reports.wording import num
+
+REMEDY = "remedy"
+KEEP = -2.0  # decades: ‖∂ℓ_T/∂h_1‖ at least 1 % of ‖∂ℓ_T/∂h_T‖
+
+
+def remedy_sentences(runs: pd.DataFrame, axes: list[str]) -> list[str]:
+    """The sentences of a study whose axes include `remedy`, per group of its other axes."""
+    length = next((a for a in LENGTHS if a in axes), None)
+    others = [a for a in axes if a not in (REMEDY, length, SEED)]
+    succeeded = judged(runs)["succeeded"]
+    runs = runs.assign(start=runs.get(REACH), end=runs.get("log10_ratio"), succeeded=succeeded)
+    out = []
+    for key, group in groups(runs, others):
+        prefix = f"{labelled(zip(others, key, strict=True))}: " if others else ""
+        longest = group[group[length] == group[length].max()] if length else group
+        where = f" at {length} = {text(longest[length].iloc[0])}" if length else ""
+        out += [prefix + s for s in group_sentences(group, longest, where)]
+    return out
+
+
+def group_sentences(runs: pd.DataFrame, longest: pd.DataFrame, where: str) -> list[str]:
+    per = longest.groupby(REMEDY, sort=False)
+    start, end = per["start"].median(), per["end"].median()
+    out = [
+        kept_sentence(start, f"At initialisation{where}"),
+        kept_sentence(end, f"At the end of training{where}"),
+    ]
+    if longest["succeeded"].isna().all():
+        return [*out, "The task has no success criterion: nothing here says which remedy learns."]
+    solved = per["succeeded"].agg(lambda s: int((s == 1).sum()))
+    count = per.size()
+    learns = solved * 2 >= count
+    out.append(
+        f"Solved{where} (of {count.max()} seeds): "
+        + ", ".join(f"{r} {solved[r]}" for r in solved.index)
+        + "; at every length: "
+        + (", ".join(every_length(runs)) or "none")
+        + "."
+    )
+    out.append(disagreement(start >= KEEP, end >= KEEP, learns, start, end, per, where))
+    return out
+
+
+def kept_sentence(reach: pd.Series, when: str) -> str:
+    kept = reach[reach >= KEEP].sort_values(ascending=False)
+    lost = reach[~(reach >= KEEP)].sort_values(ascending=False)
+    said = f"{when}, the gradient reaches h_1 within {-KEEP:g} decades of h_T (median over seeds)"
+    said += " with " + (listing(kept) if len(kept) else "no remedy")
+    return said + (f"; it does not with {listing(lost)}." if len(lost) else ".")
+
+
+def listing(reach: pd.Series) -> str:
+    return ", ".join(f"{r} ({num(v)})" for r, v in reach.items())
+
+
+def every_length(runs: pd.DataFrame) -> list[str]:
+    """The remedies that solved in at least half the seeds at every length they ran."""
+    out = []
+    for remedy, g in runs.groupby(REMEDY, sort=False):
+        by_length = g.groupby([c for c in LENGTHS if c in g][:1] or [REMEDY])["succeeded"]
+        if (by_length.agg(lambda s: (s == 1).sum() * 2 >= len(s))).all():
+            out.append(str(remedy))
+    return out
+
+
+def disagreement(keeps_start, keeps_end, learns, start, end, per, where: str) -> str:
+    """Where reach and learning disagree: kept but not learned, or learned though lost."""
+    state = per["state_norm_last"].median() if "state_norm_last" in per.obj else None
+    parts = []
+    for r in learns.index:
+        if learns[r] and not keeps_start[r]:
+            parts.append(
+                f"{r} learns although its gradient at initialisation reaches {num(start[r])}"
+            )
+        elif not learns[r] and (keeps_start[r] or keeps_end[r]):
+            kept = "at initialisation" if keeps_start[r] else "at the end"
+            if keeps_start[r] and not keeps_end[r]:
+                kept = f"at initialisation, loses it in training ({num(end[r])} at the end),"
+            size = f" (median ‖h_T‖ at the end {num(state[r])})" if state is not None else ""
+            parts.append(f"{r} keeps the gradient {kept} yet does not learn{size}")
+    if not parts:
+        return f"Reach and learning agree for every remedy{where}."
+    return f"Where they disagree{where}: " + "; ".join(parts) + "."
