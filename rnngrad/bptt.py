@@ -48,8 +48,8 @@ def forward(
     ws: Workspace | None = None,
     leak: float = 1.0,
 ) -> Trace:
-    """Run (1)-(2) over all steps (with leak α < 1, (2'')). `h_shift` (T, B, H), if given, is added to each h_t as
-    soon as it is computed: the derivative of J in that shift is ∂J/∂h_t."""
+    """Run (1)-(2) over all steps (with leak α < 1, (2'')). `h_shift` (T, B, H), if given, is
+    added to each h_t as soon as it is computed: the derivative of J in that shift is ∂J/∂h_t."""
     w_e, w_r, b = params["W_e"], params["W_r"], params["b"]
     steps, batch = inputs.shape[:2]
     hidden = w_r.shape[0]
@@ -132,7 +132,7 @@ def backward(
     carry = 1.0 if skip else 1.0 - leak  # c
     rec = np.empty_like(h[0])  # (B, H)
     for t in range(steps, 0, -1):
-        np.multiply(dh[t - 1], da[t - 1], out=da[t - 1])  # da_t = f'(a_t) ∘ ∂J/∂h_t
+        np.multiply(dh[t - 1], da[t - 1], out=da[t - 1])  # da_t = α f'(a_t) ∘ ∂J/∂h_t
         if t == 1:
             break
         if ds.ndim == 3:

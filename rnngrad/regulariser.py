@@ -1,5 +1,5 @@
 """Pascanu, Mikolov & Bengio 2013's regulariser against vanishing gradients (their eq. 9),
-as rnngrad defines it (docs/derivations.md §14).
+as rnngrad defines it (docs/derivations.md §15).
 
 With δ_{t,b} = ∂J_b/∂h_{t,b} (the total derivative of example b's loss) and the step's
 Jacobian J_t = ∂h_t/∂h_{t−1} = (1 − α) I + α diag(f'(a_t)) W_r (α = 1: the plain RNN; with

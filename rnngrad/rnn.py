@@ -137,8 +137,8 @@ class RNN:
             g /= batch  # J = (1/B) Σ_b J_b
         omega = None
         if reg > 0:
-            carry = 1.0 if self.skip else 1.0 - self.leak
-            omega, d_omega = vanishing_omega(params["W_r"], dh, ws.da, carry)
+            carry = reference.Cell(self.activation, self.skip, self.leak).carry
+            omega, d_omega = vanishing_omega(params["W_r"], dh, ws.da, carry)  # ws.da: α f' ∘ δ
             grads["W_r"] += reg * d_omega
         dh_norms = norms(dh).mean(axis=1, dtype=np.float64)  # (T,)
         dx_norms = norms(ws.da).mean(axis=1, dtype=np.float64)  # da_t = ∂J_b/∂(W_e x_t)

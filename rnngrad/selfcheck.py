@@ -8,14 +8,15 @@ when the engine's backward is wrong (docs/derivations.md §12).
    stay below it too (it may underflow to 0, it may not be large); above 1e300 (an exploding
    network) the engine may overflow and is not compared. Steps behind a unit whose
    f'(a) is itself below the dtype's range (|a| > 345 for tanh in float64: only a network
-   blowing up has such units; relu's f' = 0 is exact and does not count) are not compared: the engine's f' is 0 there, by design of
-   its dtype, not by a mistake in its backward. Checked for the total,
+   blowing up has such units; relu's f' = 0 is exact and does not count) are not compared:
+   the engine's f' is 0 there, by design of its dtype, not by a mistake in its backward. Checked for the total,
    ∂J_b/∂h_t from `loss_and_grads` as training calls it, and for the long-range part, from
    `loss_and_grads` with the loss at the last step alone. The parameter gradients of the
    same call must match the reference's sums of the same terms, within RTOL of a bound on the
    terms' sizes (the scale of their rounding). Attention: ∂J_b/∂e_t, likewise.
 2. The bound (RNN). For every example and every step,
-   ‖∂ℓ_T/∂h_{t-1}‖ <= (γ σ_max(W_r) [+ 1 with the skip]) ‖∂ℓ_T/∂h_t‖ · (1 + BOUND_RTOL),
+   ‖∂ℓ_T/∂h_{t-1}‖ <= (γ σ_max(W_r) [+ 1 with the skip]; (1 − α) + α γ σ_max(W_r) with
+   leak α) ‖∂ℓ_T/∂h_t‖ · (1 + BOUND_RTOL),
    from the reference at any depth and from the engine wherever its dtype holds both values.
 """
 

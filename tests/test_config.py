@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -193,18 +194,22 @@ def test_the_remedy_options_build_and_bad_ones_are_named_by_their_key():
 
 @pytest.mark.parametrize("preset,runs", [("remedies", 72), ("pascanu2013", 54)])
 def test_the_remedy_presets_name_each_combination_and_build_every_job(preset, runs):
-    """Every job of the preset's grid composes and builds; train.remedy names what each
-    named combination sets (the reports draw it as one axis)."""
-    cfg = composed(f"experiment={preset}")
+    """Every named combination of the preset composes and builds (the other axes, T and the
+    seed, are covered by test_pipeline's every-job check); train.remedy names each (the
+    reports draw it as one axis), and every name stands for different settings."""
     params = {k: str(v).split(",") for k, v in composed_sweep(preset).items()}
     assert np.prod([len(v) for v in params.values()]) == runs
-    group = next(k for k in params if (k.startswith("+") and "method" in k) or k == "+remedy")
-    variants = set()
-    for choice in params[group]:
-        plan = config.build(composed(f"experiment={preset}", f"{group}={choice}"))
-        variants.add(plan.cfg.train.remedy)
-    assert len(variants) == len(params[group]) and None not in variants
-    assert cfg.tracking.experiment == preset
+    groups = [k for k in params if k.startswith("+")]
+    remedies, settings = set(), set()
+    for choice in itertools.product(*(params[g] for g in groups)):
+        chosen = [f"{g}={c}" for g, c in zip(groups, choice, strict=True)]
+        cfg = composed(f"experiment={preset}", *chosen)
+        plan = config.build(cfg)
+        assert plan.cfg.tracking.experiment == preset
+        remedies.add(plan.cfg.train.remedy)
+        settings.add(config.config_hash(cfg))
+    assert None not in remedies
+    assert len(settings) == np.prod([len(params[g]) for g in groups])  # all distinct
 
 
 def composed_sweep(preset: str) -> dict:

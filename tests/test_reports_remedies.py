@@ -19,6 +19,7 @@ KNOWN = {
     "skip": ("tanh", 1.0, 3.0, 1.6, [0, 0, 0], 143.0),
     "IRNN": ("relu", 1.0, -0.2, -22.5, [0, 0, 0], 1.1),
     "late": ("tanh", 1.0, -5.0, -6.0, [1, 1, 1], 3.0),
+    "Ω": ("tanh", 1.0, -11.0, -1.0, [0, 0, 0], 2.0),
 }
 
 
@@ -50,17 +51,24 @@ def test_keep_learn_and_disagree_are_read_from_the_runs():
     said = remedy_sentences(experiment(), ["remedy", "T"])
     start, end, solved, disagree = said
     assert start.startswith("At initialisation at T = 100")
+    assert "at most 2 decades between h_T and h_1" in start
     assert "with skip (3.1), IRNN (-0.1), leaky (-1.2)" in start  # medians over 3 seeds
-    assert "it does not with late (-4.9), plain SGD (-10.9)" in start
-    assert "At the end of training at T = 100" in end and "with skip (1.7), leaky (0.8)" in end
-    assert "Solved at T = 100 (of 3 seeds): plain SGD 0, leaky 2, skip 0, IRNN 0, late 3" in solved
-    assert solved.endswith("at every length: leaky, late.")
-    assert "skip keeps the gradient at initialisation yet does not learn" in disagree
+    assert "it loses more with late (-4.9), plain SGD (-10.9), Ω (-10.9)." in start
+    assert "At the end of training at T = 100" in end
+    assert "with skip (1.7), leaky (0.8), Ω (-0.9)" in end
+    assert solved == (
+        "Seeds that solved the task at T = 30, 100 (of 3 each): IRNN 0, 0; late 3, 3; "
+        "leaky 2, 2; plain SGD 0, 0; skip 0, 0; Ω 0, 0."
+    )
+    assert "skip keeps the gradient at initialisation and to the end of training yet" in disagree
     assert "(median ‖h_T‖ at the end 143)" in disagree
     assert "IRNN keeps the gradient at initialisation, loses it in training (-22.4 at the end)" in (
         disagree
     )
     assert "late learns although its gradient at initialisation reaches -4.9" in disagree
+    assert "Ω keeps the gradient at the end of training (-0.9), not at initialisation, yet" in (
+        disagree
+    )
     assert "leaky" not in disagree and "plain SGD" not in disagree  # they agree
 
 
@@ -108,3 +116,13 @@ def test_the_remedies_preset_runs_and_its_report_answers_the_question(tmp_path):
     for remedy in ("plain SGD", "IRNN", "leaky α = 0.1"):
         assert f"**{remedy}** (2 runs" in found, remedy
     assert "inactive fraction (relu units with f' = 0)" in found  # the IRNN's state sentence
+
+
+def test_uneven_runs_are_counted_k_of_n_and_a_missing_reach_is_said():
+    runs = experiment()
+    runs = runs[~((runs["remedy"] == "late") & (runs["seed"] == 2))]  # a run missing
+    runs.loc[runs["remedy"] == "skip", "log10_ratio"] = float("nan")
+    _, end, solved, _ = remedy_sentences(runs, ["remedy", "T"])
+    assert "late 2 of 2, 2 of 2" in solved and "leaky 2 of 3, 2 of 3" in solved
+    assert "runs differ in number" in solved
+    assert end.endswith("; not recorded for skip.")

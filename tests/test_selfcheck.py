@@ -267,3 +267,22 @@ def test_training_reports_a_failed_self_check_at_every_profile(monkeypatch):
     profiled = [e for e in evals if e.check is not None]
     assert len(profiled) == 3
     assert all(not e.check.ok and e.scalars["selfcheck_ok"] == 0.0 for e in profiled)
+
+
+@pytest.mark.parametrize("leak", [1.0, 0.3])
+def test_the_bound_is_tight_where_every_step_is_the_same_linear_map(leak):
+    """W_e = b = 0 keeps h_t = 0, where tanh' = 1: with W_r = s·I every step's Jacobian is
+    ((1 − α) + α s) I, exactly the bound, so the largest factor/bound is 1 (a looser bound,
+    say one that forgot the α, would show here as a ratio below 1)."""
+    s = 0.5
+    rnn = RNN(6, 8, 4, leak=leak, recurrent_init="identity", recurrent_scale=s, seed=1)
+    rnn.params["W_e"][:] = 0.0
+    assert rnn.diagnostics()["bound"] == pytest.approx((1 - leak) + leak * s, rel=1e-12)
+    x, y = batch("last", steps=12, size=4)
+    check = probe(rnn, x, y, "cross_entropy", "last").check
+    assert check.ok and check.bound_ratio == pytest.approx(1.0, rel=1e-9)
+
+
+def test_relu_has_gamma_one_in_the_bound():
+    rnn = RNN(6, 8, 4, activation="relu", recurrent_init="orthogonal", recurrent_scale=0.7)
+    assert rnn.diagnostics()["bound"] == pytest.approx(0.7, rel=1e-12)

@@ -63,20 +63,23 @@ def studies(exp, runs: pd.DataFrame | None = None) -> list[Study]:
     apart = [c for c in varying(runs, settings) if c not in exp.swept and c != SEED]
     out = []
     for key, group in groups(runs, apart):
-        axes = folded(group, [c for c in varying(group, settings) if c != SEED])
-        fixed = {c: group[c].iloc[0] for c in settings if c not in axes and c != SEED}
+        moving = [c for c in varying(group, settings) if c != SEED]
+        axes = folded(group, moving)
+        fixed = {c: group[c].iloc[0] for c in settings if c not in moving and c != SEED}
         out.append(
             Study(group.reset_index(drop=True), axes, fixed, dict(zip(apart, key, strict=True)))
         )
     return out
 
 
+NAMING = ("remedy", "init")  # axes that name a combination of settings (conf/remedy/, ...)
+
+
 def folded(runs: pd.DataFrame, axes: list[str]) -> list[str]:
-    """The axes without those another axis determines: a sweep over named combinations (the
-    `remedy` of the remedies presets, an `init` that fixes the activation) varies the settings
+    """The axes without those a naming axis (NAMING) determines: a sweep over named remedies
+    (the remedies presets' `remedy`, an `init` that fixes the activation) varies the settings
     each name stands for in lockstep with it; drawn apart they would be channels that say
-    nothing new. Of two axes that determine each other the first in display order stays; the
-    model trio (MODEL) stays as it is."""
+    nothing new. Only into a naming axis: a grid with missing cells must keep its axes."""
 
     def determines(a: str, b: str) -> bool:
         return bool((runs.groupby(a, dropna=False)[b].nunique(dropna=False) <= 1).all())
@@ -84,10 +87,10 @@ def folded(runs: pd.DataFrame, axes: list[str]) -> list[str]:
     def redundant(b: str) -> bool:
         return any(
             a != b
-            and not (a in MODEL and b in MODEL)
             and determines(a, b)
-            and (not determines(b, a) or axes.index(a) < axes.index(b))
+            and (b not in NAMING or (determines(b, a) and NAMING.index(a) < NAMING.index(b)))
             for a in axes
+            if a in NAMING
         )
 
     return [b for b in axes if not redundant(b)]

@@ -46,40 +46,48 @@ def group_sentences(runs: pd.DataFrame, longest: pd.DataFrame, where: str) -> li
     ]
     if longest["succeeded"].isna().all():
         return [*out, "The task has no success criterion: nothing here says which remedy learns."]
-    solved = per["succeeded"].agg(lambda s: int((s == 1).sum()))
-    count = per.size()
-    learns = solved * 2 >= count
-    out.append(
-        f"Solved{where} (of {count.max()} seeds): "
-        + ", ".join(f"{r} {solved[r]}" for r in solved.index)
-        + "; at every length: "
-        + (", ".join(every_length(runs)) or "none")
-        + "."
-    )
+    learns = per["succeeded"].agg(lambda s: (s == 1).sum() * 2 >= len(s))
+    out.append(solved_sentence(runs))
     out.append(disagreement(start >= KEEP, end >= KEEP, learns, start, end, per, where))
     return out
 
 
+def solved_sentence(runs: pd.DataFrame) -> str:
+    """ "Seeds that solved the task at T = 30, 60, 100 (of 4 each): IRNN 4, 0, 0; ..." (k of n
+    for each where remedies ran unequally often)."""
+    length = next((c for c in LENGTHS if c in runs), None)
+    keys = [REMEDY, length] if length else [REMEDY]
+    counts = runs.groupby(keys, sort=True)["succeeded"].agg(["sum", "size"])
+    even = counts["size"].nunique() == 1
+    said = [
+        str(int(k)) if even else f"{int(k)} of {n}"
+        for k, n in zip(counts["sum"], counts["size"], strict=True)
+    ]
+    per_remedy = pd.Series(said, index=counts.index).groupby(level=0, sort=False)
+    listed = "; ".join(f"{r} {', '.join(c.tolist())}" for r, c in per_remedy)
+    of = f"of {counts['size'].iloc[0]} each" if even else "runs differ in number"
+    lengths = sorted(runs[length].unique()) if length else []
+    where = f" at {length} = {', '.join(text(v) for v in lengths)}" if length else ""
+    return f"Seeds that solved the task{where} ({of}): {listed}."
+
+
 def kept_sentence(reach: pd.Series, when: str) -> str:
+    """Which remedies keep the gradient (median reach >= KEEP; growth counts as kept)."""
     kept = reach[reach >= KEEP].sort_values(ascending=False)
-    lost = reach[~(reach >= KEEP)].sort_values(ascending=False)
-    said = f"{when}, the gradient reaches h_1 within {-KEEP:g} decades of h_T (median over seeds)"
-    said += " with " + (listing(kept) if len(kept) else "no remedy")
-    return said + (f"; it does not with {listing(lost)}." if len(lost) else ".")
+    lost = reach[reach < KEEP].sort_values(ascending=False)
+    unknown = reach[reach.isna()]
+    said = (
+        f"{when}, the gradient loses at most {-KEEP:g} decades between h_T and h_1 (median "
+        "log10 ‖∂ℓ_T/∂h_1‖ / ‖∂ℓ_T/∂h_T‖ over seeds; above 0 it grows) with "
+        + (listing(kept) if len(kept) else "no remedy")
+    )
+    said += f"; it loses more with {listing(lost)}" if len(lost) else ""
+    said += f"; not recorded for {', '.join(map(str, unknown.index))}" if len(unknown) else ""
+    return said + "."
 
 
 def listing(reach: pd.Series) -> str:
     return ", ".join(f"{r} ({num(v)})" for r, v in reach.items())
-
-
-def every_length(runs: pd.DataFrame) -> list[str]:
-    """The remedies that solved in at least half the seeds at every length they ran."""
-    out = []
-    for remedy, g in runs.groupby(REMEDY, sort=False):
-        by_length = g.groupby([c for c in LENGTHS if c in g][:1] or [REMEDY])["succeeded"]
-        if (by_length.agg(lambda s: (s == 1).sum() * 2 >= len(s))).all():
-            out.append(str(remedy))
-    return out
 
 
 def disagreement(keeps_start, keeps_end, learns, start, end, per, where: str) -> str:
@@ -92,9 +100,14 @@ def disagreement(keeps_start, keeps_end, learns, start, end, per, where: str) ->
                 f"{r} learns although its gradient at initialisation reaches {num(start[r])}"
             )
         elif not learns[r] and (keeps_start[r] or keeps_end[r]):
-            kept = "at initialisation" if keeps_start[r] else "at the end"
-            if keeps_start[r] and not keeps_end[r]:
-                kept = f"at initialisation, loses it in training ({num(end[r])} at the end),"
+            kept = {
+                (True, True): "at initialisation and to the end of training",
+                (
+                    True,
+                    False,
+                ): f"at initialisation, loses it in training ({num(end[r])} at the end),",
+                (False, True): f"at the end of training ({num(end[r])}), not at initialisation,",
+            }[(bool(keeps_start[r]), bool(keeps_end[r]))]
             size = f" (median ‖h_T‖ at the end {num(state[r])})" if state is not None else ""
             parts.append(f"{r} keeps the gradient {kept} yet does not learn{size}")
     if not parts:
