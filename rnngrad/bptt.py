@@ -116,16 +116,7 @@ def backward(
     if ws is None:
         ws = Workspace.new(steps, batch, hidden, a.dtype)
     dh = ws.dh  # (T, B, H)
-    grads = {}
-    if ds.ndim == 3:  # loss at every step
-        ds2 = ds.reshape(-1, ds.shape[-1])  # (T·B, C)
-        grads["W_u"] = ds2.T @ h[1:].reshape(-1, hidden)  # Σ_t ds_t h_tᵀ
-        grads["c"] = column_sums(ds2)
-        np.matmul(ds2, w_u, out=dh.reshape(-1, hidden))  # the local terms W_uᵀ ds_t
-    else:  # loss at step T only
-        grads["W_u"] = ds.T @ h[-1]
-        grads["c"] = ds.sum(axis=0)
-        np.matmul(ds, w_u, out=dh[-1])
+    grads = output_layer(ds, h, w_u, dh)
     da = activation_grad(a, activation, out=ws.da)  # (T, B, H) f'(a_t), made da_t in place
     if leak != 1.0:
         da *= leak  # ∂h_t/∂a_t = α diag f'(a_t)
@@ -149,3 +140,16 @@ def backward(
     grads["b"] = column_sums(da.reshape(-1, hidden))
     grads["W_e"] = input_weight_grad(trace.inputs, da, params["W_e"].shape[1])  # Σ_t da_t x_tᵀ
     return {name: grads[name] for name in PARAM_NAMES}, dh
+
+
+def output_layer(ds: np.ndarray, h: np.ndarray, w_u: np.ndarray, dh: np.ndarray) -> dict:
+    """(3) backwards (docs/derivations.md §4): ∂J/∂W_u = Σ_t ds_t h_tᵀ and ∂J/∂c = Σ_t ds_t over
+    the steps with a loss; writes the local terms W_uᵀ ds_t into dh (at step T only for a loss
+    at the last step, whose earlier rows the recurrence then fills)."""
+    hidden = h.shape[-1]
+    if ds.ndim == 3:  # loss at every step
+        ds2 = ds.reshape(-1, ds.shape[-1])  # (T·B, C)
+        np.matmul(ds2, w_u, out=dh.reshape(-1, hidden))
+        return {"W_u": ds2.T @ h[1:].reshape(-1, hidden), "c": column_sums(ds2)}
+    np.matmul(ds, w_u, out=dh[-1])
+    return {"W_u": ds.T @ h[-1], "c": ds.sum(axis=0)}

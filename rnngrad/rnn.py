@@ -59,7 +59,8 @@ class RNN:
         plain RNN; below 1 not with skip.
     init : "scaled" (the weights as rnngrad.init describes, W_r by recurrent_init) or one of
         Pascanu et al. 2013's "sigmoid", "basic_tanh", "smart_tanh" (rnngrad.init.INITS; these
-        draw W_r themselves, so recurrent_init and recurrent_scale keep their defaults).
+        draw W_r themselves, so recurrent_init and recurrent_scale keep their defaults). The
+        init does not choose the units: the authors pair "sigmoid" with activation="sigmoid".
 
     `params` is a plain dict {W_e (H, D), W_r (H, H), b (H,), W_u (C, H), c (C,)}; its
     arrays may be modified or replaced between calls (they must stay finite).
