@@ -368,7 +368,7 @@ BAD = [
     (["optim.lr=0"], "optim.lr=0.0: expected a positive finite number"),
     (["model.hiden_size=8"], "model.hiden_size: unknown key; allowed keys: name, hidden_size"),
     (["model.hidden_size=abc"], "model.hidden_size='abc': Value 'abc' of type 'str' could not"),
-    (["model.activation=relu"], "model.activation=relu: expected one of 'tanh', 'sigmoid'"),
+    (["model.activation=gelu"], "model.activation=gelu: expected one of 'tanh', 'sigmoid', 'relu'"),
     (["task=digits", "task.T=20"], "task.T: unknown key; allowed keys: name, mode, delay"),
     (["model=attention", "model.activation=sigmoid"], "model.activation: unknown key; allowed"),
     (["model.hidden_size=8,0"], "model.hidden_size=0: expected an integer >= 1"),
