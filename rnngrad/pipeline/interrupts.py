@@ -72,16 +72,18 @@ def raise_on_sigterm() -> None:
 def deferred(ending: bool = False):
     """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (recording how a run ended must
     not be cut short); one that arrived is delivered after it, unless the process is
-    `ending` (it is already stopping): then the stops are ignored from then on. Main thread
-    only; elsewhere a no-op. (Blocking the signals would not do: another thread of the
-    process takes them.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    `ending` (it is already stopping): then the stops are ignored from then on. Yields the
+    list of the signals held so far, for a block that wants to notice one (a second Ctrl-C
+    that should hurry a shutdown without raising in the middle of it). Main thread only;
+    elsewhere a no-op. (Blocking the signals would not do: another thread of the process
+    takes them.)"""
     held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
     before = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in STOPS}
     try:
-        yield
+        yield held
     finally:
         if ending:
             ignore_stops()

@@ -128,7 +128,9 @@ def close_failed(client, run_id: str, logger, error: str, interrupted: bool) -> 
         trace = store.public(traceback.format_exc())
         steps.append(lambda: client.log_text(run_id, trace, "error.txt"))
     steps.append(lambda: client.set_terminated(run_id, status=status))
-    with interrupts.deferred():  # a second Ctrl-C takes effect once the run is recorded
+    # a second Ctrl-C takes effect once the run is recorded; if a stop ended the run the
+    # process is stopping already, and further stops are ignored (not raised mid-exit)
+    with interrupts.deferred(ending=interrupted):
         for step in steps:
             try:
                 step()

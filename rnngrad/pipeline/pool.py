@@ -36,6 +36,7 @@ from .interrupts import (
     REACHES_THE_GROUP,
     STOPS,
     cause,
+    deferred,
     exit_code,
     ignore_stops,
     raise_on_sigterm,
@@ -173,29 +174,27 @@ def stop(workers: list[Worker], err: BaseException) -> None:
     """On Ctrl-C or SIGHUP the workers received it too: let them close their runs, then SIGTERM,
     then SIGKILL. On SIGTERM (or any other failure) send SIGTERM at once. A second Ctrl-C
     while waiting sends SIGTERM at once; a job that is recording how it ended finishes
-    recording first (interrupts.deferred)."""
+    recording first (interrupts.deferred). Further stops are noted, never raised: an
+    exception raised in the middle of a shutdown (in a garbage collector's callback, say)
+    would print a traceback; from here on the launcher is ending and ignores them."""
     busy = [w for w in workers if w.process.is_alive()]
-    try:
+    with deferred(ending=True) as again:
         if isinstance(err, KeyboardInterrupt) and cause(err) in REACHES_THE_GROUP:
             deadline = time.monotonic() + GRACE_S
             while any(w.process.is_alive() and w.task is not None for w in busy):
-                if time.monotonic() > deadline:
+                if again or time.monotonic() > deadline:  # a second Ctrl-C: terminate now
                     break
                 time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass  # a second Ctrl-C: terminate now
-    for w in busy:
-        if w.process.is_alive():
-            w.process.terminate()  # SIGTERM: the job closes its run as KILLED
-    deadline = time.monotonic() + KILL_AFTER_S
-    for w in busy:
-        while w.process.is_alive() and time.monotonic() < deadline:
-            with contextlib.suppress(KeyboardInterrupt):  # more Ctrl-C: still wait for them
-                w.process.join(timeout=max(0.0, deadline - time.monotonic()))
-    for w in busy:
-        if w.process.is_alive():
-            w.process.kill()
-            w.process.join(timeout=5)
+        for w in busy:
+            if w.process.is_alive():
+                w.process.terminate()  # SIGTERM: the job closes its run as KILLED
+        deadline = time.monotonic() + KILL_AFTER_S
+        for w in busy:
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for w in busy:
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(timeout=5)
 
 
 def work(conn, launcher_alive) -> None:
