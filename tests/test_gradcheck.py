@@ -23,16 +23,16 @@ D, H, C = 3, 4, 3
 TOL = 1e-6
 
 UNITS = {"plain": (False, 1.0), "skip": (True, 1.0), "leak 0.6": (False, 0.6)}  # (skip, leak)
-COMBOS = list(
+VARIANTS = list(  # activation × units × loss × loss_at × input kind
     itertools.product(
         ["tanh", "sigmoid", "relu"],
         list(UNITS),
         ["cross_entropy", "mse"],
         ["all", "last"],
         ["ids", "dense"],
-        [(1, 1), (4, 2), (3, 1), (1, 3)],  # (T, B)
     )
 )
+COMBOS = [(*v, tb) for v in VARIANTS for tb in [(1, 1), (4, 2), (3, 1), (1, 3)]]  # tb: (T, B)
 
 
 def make_batch(rng, steps, batch, loss, loss_at, kind):

@@ -5,12 +5,10 @@ with δ, a and h frozen, in every combination of activation × units × loss × 
 Run: .venv/bin/pytest tests/test_regulariser.py
 """
 
-import itertools
-
 import numpy as np
 import pytest
 from fd import numeric_grad, rel_err
-from test_gradcheck import UNITS, away_from_kinks, make_batch, model
+from test_gradcheck import VARIANTS, away_from_kinks, make_batch, model
 
 from rnngrad import RNN
 from rnngrad.bptt import forward
@@ -18,16 +16,7 @@ from rnngrad.functional import activation_grad
 from rnngrad.regulariser import FLOOR, vanishing_omega
 
 LAMBDA = 0.7
-COMBOS = list(
-    itertools.product(
-        ["tanh", "sigmoid", "relu"],
-        list(UNITS),
-        ["cross_entropy", "mse"],
-        ["all", "last"],
-        ["ids", "dense"],
-        [(4, 2), (3, 1), (5, 3)],  # (T, B)
-    )
-)
+COMBOS = [(*v, tb) for v in VARIANTS for tb in [(4, 2), (3, 1), (5, 3)]]  # tb: (T, B)
 
 
 def frozen_omega(w_r, delta, fprime, skip, leak):
