@@ -100,8 +100,7 @@ def init_params(
     w_e = rng.standard_normal((h, d)) / np.sqrt(d)
     w_r = recurrent_matrix(h, recurrent_init, recurrent_scale, rng)
     w_u = rng.standard_normal((c, h)) / np.sqrt(h)
-    params = {"W_e": w_e, "W_r": w_r, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
-    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+    return rnn_params(w_e, w_r, w_u, dtype)
 
 
 def draw_params(
@@ -144,7 +143,14 @@ def pascanu_params(
             row[rng.permutation(h)[SMART_TANH_FANOUT:]] = 0.0
         w_hh *= SMART_TANH_RADIUS / spectral_radius(w_hh)
     w_u = std * rng.standard_normal((c, h))
-    params = {"W_e": w_e, "W_r": w_hh.T, "b": np.zeros(h), "W_u": w_u, "c": np.zeros(c)}
+    return rnn_params(w_e, w_hh.T, w_u, dtype)
+
+
+def rnn_params(w_e: np.ndarray, w_r: np.ndarray, w_u: np.ndarray, dtype: str) -> dict:
+    """The RNN's parameter dict from its weights, with zero biases b and c, contiguous in
+    `dtype`."""
+    hidden, classes = w_r.shape[0], w_u.shape[0]
+    params = {"W_e": w_e, "W_r": w_r, "b": np.zeros(hidden), "W_u": w_u, "c": np.zeros(classes)}
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
 
 
