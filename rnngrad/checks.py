@@ -146,6 +146,22 @@ def float_arrays(name: str, arrays: object, writable: bool = False) -> dict[str,
     return arrays
 
 
+def grads_of(params: object, grads: object, writable: bool = False) -> None:
+    """`grads` float arrays (writable ones, if asked) with the keys and shapes of `params`
+    (writable float arrays)."""
+    float_arrays("params", params, writable=True)
+    float_arrays("grads", grads, writable=writable)
+    if set(params) != set(grads):
+        raise ValueError(
+            f"grads: expected the keys of params {sorted(params)}; got {sorted(grads)}"
+        )
+    for name, p in params.items():
+        if np.shape(grads[name]) != np.shape(p):
+            raise ValueError(
+                f"grads[{name!r}]: expected shape {np.shape(p)}; got {np.shape(grads[name])}"
+            )
+
+
 def expect_ids(name: str, ids: np.ndarray, upper: int) -> None:
     lo, hi = int(ids.min()), int(ids.max())
     if lo < 0 or hi >= upper:

@@ -144,6 +144,20 @@ def norms(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def joint_norm(arrays) -> float:
+    """‖(a₁, a₂, …)‖₂: the norm of all the arrays' entries taken together, in float64, accurate
+    over its whole range (one pass when no square is lost or overflows, else via `norms`)."""
+    flat = [np.ravel(a).astype(np.float64, copy=False) for a in arrays]
+    if not flat:
+        return 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        squares = sum(float(np.dot(a, a)) for a in flat)  # one pass per array
+    info = np.finfo(np.float64)
+    if info.tiny / info.eps <= squares <= info.max:
+        return float(np.sqrt(squares))
+    return float(norms(np.array([norms(a) for a in flat])))
+
+
 def column_sums(m: np.ndarray) -> np.ndarray:
     """Σ over the rows of m (N, K): one matrix-vector product, 5x faster than m.sum(axis=0)."""
     return np.ones(m.shape[0], dtype=m.dtype) @ m

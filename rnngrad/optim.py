@@ -1,6 +1,7 @@
 """Plain SGD and global-norm gradient clipping (Pascanu, Mikolov & Bengio 2013, Alg. 1).
 
-Both are explicit: nothing is clipped unless `clip_grad_norm` is called.
+Both are explicit: nothing is clipped unless `clip_grad_norm` is called, or `sgd_update` is
+given a threshold. Each function checks its arguments (rnngrad.checks), then computes.
 """
 
 from __future__ import annotations
@@ -8,22 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
-from .functional import norms
+from .functional import joint_norm
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """‖g‖ = sqrt(Σ_θ ‖∂J/∂θ‖²) over all parameters, safe from overflow and underflow."""
-    checks.float_arrays("grads", grads)
-    if not grads:
-        return 0.0
-    with np.errstate(over="ignore", under="ignore"):
-        flat = [np.ravel(g).astype(np.float64, copy=False) for g in grads.values()]
-        squares = sum(float(np.dot(g, g)) for g in flat)  # one pass per array
-    info = np.finfo(np.float64)
-    if info.tiny / info.eps <= squares <= info.max:  # no square lost or overflowed
-        return float(np.sqrt(squares))
-    per_param = np.array([norms(np.ravel(g).astype(np.float64)) for g in grads.values()])
-    return float(norms(per_param))
+    return joint_norm(checks.float_arrays("grads", grads).values())
 
 
 def clip_grad_norm(
@@ -37,7 +28,7 @@ def clip_grad_norm(
     """
     threshold = checks.positive_float("max_norm", max_norm)
     checks.float_arrays("grads", grads, writable=True)
-    norm = global_norm(grads) if norm is None else norm
+    norm = joint_norm(grads.values()) if norm is None else norm
     if np.isfinite(norm) and norm > threshold:
         for g in grads.values():
             g *= threshold / norm
@@ -47,15 +38,32 @@ def clip_grad_norm(
 def sgd_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
     """θ ← θ - lr · ∂J/∂θ, in place."""
     rate = checks.positive_float("lr", lr)
-    checks.float_arrays("params", params, writable=True)
-    checks.float_arrays("grads", grads)
-    missing = set(params) ^ set(grads)
-    if missing:
-        raise ValueError(
-            f"grads: expected the keys of params {sorted(params)}; got {sorted(grads)}"
-        )
+    checks.grads_of(params, grads)
     for name, p in params.items():
-        g = grads[name]
-        if np.shape(g) != np.shape(p):
-            raise ValueError(f"grads[{name!r}]: expected shape {np.shape(p)}; got {np.shape(g)}")
-        p -= rate * g
+        p -= rate * grads[name]
+
+
+def sgd_update(
+    params: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    lr: float,
+    clip: float | None = None,
+) -> float:
+    """One SGD update as in Pascanu et al.'s Algorithm 1: ‖g‖; g ← g · θ/‖g‖ when `clip` = θ
+    is given and ‖g‖ > θ; θ ← θ - lr · g, all in place. Returns ‖g‖ before clipping.
+
+    A non-finite ‖g‖ is returned and nothing is changed: the caller decides what a diverged
+    step means.
+    """
+    rate = checks.positive_float("lr", lr)
+    threshold = None if clip is None else checks.positive_float("clip", clip)
+    checks.grads_of(params, grads, writable=threshold is not None)
+    norm = joint_norm(grads.values())
+    if not np.isfinite(norm):
+        return norm
+    if threshold is not None and norm > threshold:
+        for g in grads.values():
+            g *= threshold / norm
+    for name, p in params.items():
+        p -= rate * grads[name]
+    return norm

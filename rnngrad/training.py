@@ -35,7 +35,7 @@ import numpy as np
 
 from . import checks
 from .model import Model
-from .optim import clip_grad_norm, global_norm, sgd_step
+from .optim import sgd_update
 from .selfcheck import SelfCheck
 from .tasks import Task, streams
 
@@ -129,18 +129,21 @@ def train(
         x, y = task.batch(train_rng, settings.batch_size)
         with np.errstate(all="ignore"):  # overflow is an outcome here, checked just below
             out = model.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at, **regularised)
-            norm = global_norm(out.grads)
+            # a non-finite loss updates nothing; sgd_update refuses a non-finite gradient itself
+            good = np.isfinite(out.loss)
+            norm = (
+                sgd_update(model.params, out.grads, settings.lr, settings.clip) if good else np.nan
+            )
         losses.append(out.loss / per_step)
         grad_norms.append(norm)
         if regularised:
             omegas.append(out.omega)
-        if not (np.isfinite(out.loss) and np.isfinite(norm)):
-            return _diverged(step, losses, grad_norms, on_eval)
-        if settings.clip is not None:
-            clip_grad_norm(out.grads, settings.clip, norm=norm)
-        sgd_step(model.params, out.grads, settings.lr)
-        if not all(np.isfinite(p).all() for p in model.params.values()):  # lr·g overflowed
-            return _diverged(step, losses, grad_norms, on_eval)
+        # the loss, the gradient, or lr·g (the parameters after the update) not finite
+        if not (np.isfinite(norm) and all(np.isfinite(p).all() for p in model.params.values())):
+            scalars = {"train_loss": float(losses[-1]), "grad_norm": float(norm)}
+            if on_eval:
+                on_eval(Evaluation(step, scalars))
+            return Outcome("diverged", step - 1, diverged_at=step, final=scalars)
         done = step == settings.steps
         profile = step % settings.profile_every == 0 or done
         if step % settings.eval_every == 0 or profile:  # a profile is taken at an evaluation
@@ -171,10 +174,3 @@ def _evaluate(model: Model, task: Task, step: int, valid, probe_batch) -> Evalua
         ev.log10_total, ev.log10_long, ev.log10_dx = p.log10_total, p.log10_long, p.log10_dx
         ev.state_norm, ev.saturation_t, ev.check = p.state_norm, p.saturation_t, p.check
     return ev
-
-
-def _diverged(step: int, losses, grad_norms, on_eval) -> Outcome:
-    scalars = {"train_loss": float(losses[-1]), "grad_norm": float(grad_norms[-1])}
-    if on_eval:
-        on_eval(Evaluation(step, scalars))
-    return Outcome("diverged", step - 1, diverged_at=step, final=scalars)

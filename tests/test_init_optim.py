@@ -7,7 +7,15 @@ Run: .venv/bin/pytest tests/test_init_optim.py
 import numpy as np
 import pytest
 
-from rnngrad import RNN, clip_grad_norm, global_norm, sgd_step, sigma_max, spectral_radius
+from rnngrad import (
+    RNN,
+    clip_grad_norm,
+    global_norm,
+    sgd_step,
+    sgd_update,
+    sigma_max,
+    spectral_radius,
+)
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.0, 4.0])
@@ -63,6 +71,34 @@ def test_sgd_step_lowers_the_loss_and_checks_its_arguments():
         sgd_step(rnn.params, first.grads, lr=0)
     with pytest.raises(ValueError, match="grads: expected the keys of params"):
         sgd_step(rnn.params, {"W_r": first.grads["W_r"]}, lr=0.1)
+
+
+@pytest.mark.parametrize("clip", [None, 0.5, 1e6])
+def test_sgd_update_is_clip_then_step_to_the_last_bit(clip):
+    rnn = RNN(4, 16, 4, seed=0)
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 4, size=(10, 8)), rng.integers(0, 4, size=(10, 8))
+    out = rnn.loss_and_grads(x, y)
+    params = {k: v.copy() for k, v in rnn.params.items()}
+    grads = {k: v.copy() for k, v in out.grads.items()}
+    norm = global_norm(out.grads)
+    if clip is not None:
+        clip_grad_norm(grads, clip)
+    sgd_step(params, grads, lr=0.3)
+    assert sgd_update(rnn.params, out.grads, 0.3, clip=clip) == norm  # the norm before clipping
+    for k in params:
+        np.testing.assert_array_equal(rnn.params[k], params[k])
+
+
+def test_sgd_update_changes_nothing_on_a_non_finite_gradient_and_names_bad_values():
+    params = {"a": np.array([1.0, 2.0])}
+    assert np.isinf(sgd_update(params, {"a": np.array([np.inf, 0.0])}, 0.1, clip=1.0))
+    assert np.isnan(sgd_update(params, {"a": np.array([np.nan, 0.0])}, 0.1))
+    np.testing.assert_array_equal(params["a"], [1.0, 2.0])
+    with pytest.raises(ValueError, match="clip: expected a positive finite number; got 0"):
+        sgd_update(params, {"a": np.ones(2)}, 0.1, clip=0)
+    with pytest.raises(ValueError, match=r"grads\['a'\]: expected shape \(2,\); got \(3,\)"):
+        sgd_update(params, {"a": np.ones(3)}, 0.1)
 
 
 @pytest.mark.parametrize("init,std", [("sigmoid", 0.01), ("basic_tanh", 0.1)])
