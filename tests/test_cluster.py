@@ -10,7 +10,7 @@ single-node SLURM cluster, a PostgreSQL cluster on a free port and an MLflow ser
   hang, and nothing else lost;
 - the report builds from the server exactly as from SQLite;
 - a SLURM sweep refuses a SQLite store.
-Everything is torn down by PID, even when a step fails. Installs slurm-wlm, munge and
+Everything is torn down by PID, even when a step fails, and the daemons are checked gone. Installs slurm-wlm, munge and
 postgresql with apt-get when they are missing (root). About 2 minutes.
 
 Run: .venv/bin/pytest tests/test_cluster.py
@@ -44,15 +44,33 @@ TINY = ["debug=default", "task.T=10", "model.hidden_size=8", "train.seed=0"]
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The cluster the module's tests share. Stopping it is checked as well: its daemons'
+    PIDs are gone afterwards, and its private folder (a failure here errors the last test)."""
     why = ensure_packages()
     if why:
         pytest.skip(f"no SLURM test cluster here: {why}")
     c = Cluster()
     try:
         c.start()
+        pids = [int((c.dir / f).read_text().split()[0]) for f in ("slurmctld.pid", "slurmd.pid")]
+        pids.append(int((c.munge / "munged.pid").read_text().split()[0]))
+        pids.append(int((c.server_dir / "mlflow.pid").read_text()))
         yield c
     finally:
         c.stop()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(gone(pid) for pid in pids):
+        time.sleep(0.2)
+    assert all(gone(pid) for pid in pids), "a daemon of the test cluster outlived its stop"
+    assert not c.dir.exists()  # its private folder is gone too
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def children(client: MlflowClient, experiment: str) -> list:
@@ -146,23 +164,3 @@ def test_a_slurm_sweep_refuses_sqlite(cluster, tmp_path):
     assert proc.returncode == 2
     assert "a SLURM sweep needs an MLflow server" in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()
-
-
-def test_nothing_is_left_behind():
-    """Runs last in this module: a fresh cluster is started and stopped, and its daemons'
-    PIDs are gone afterwards."""
-    if ensure_packages():
-        pytest.skip("no SLURM test cluster here")
-    c = Cluster()
-    try:
-        c.start()
-        pids = [int((c.dir / f).read_text().split()[0]) for f in ("slurmctld.pid", "slurmd.pid")]
-        pids.append(int((c.munge / "munged.pid").read_text().split()[0]))
-        pids.append(int((c.server_dir / "mlflow.pid").read_text()))
-    finally:
-        c.stop()
-    time.sleep(1)
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-    assert not c.dir.exists()  # its private folder is gone too

@@ -354,9 +354,12 @@ def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
     assert len(stopped) >= 2 and all(r.data.tags[rec.ERROR] == said for r in stopped)
     (parent,) = store.runs(parents=True)  # the sweep's own run says why it stopped
     assert parent.info.status == "KILLED" and parent.data.tags[rec.ERROR] == said
-    relaunch = store.run(*SWEEP)
-    assert relaunch.returncode == 0
-    store.assert_each_finished_once()
+    # The store is left as every stop leaves it (asserted above: FINISHED or KILLED, with the
+    # cause), and a relaunch reads nothing else; it is run once, after the commonest stop.
+    if how == "ctrl-c":
+        relaunch = store.run(*SWEEP)
+        assert relaunch.returncode == 0
+        store.assert_each_finished_once()
 
 
 @pytest.mark.parametrize(

@@ -391,6 +391,21 @@ def test_bad_configurations_fail_in_one_line_before_any_run(tmp_path, overrides,
     assert not (tmp_path / "mlflow.db").exists()  # nothing was written, not even a store
 
 
+@pytest.mark.parametrize("argument", ["model.hidden_size=0", "--help"])
+def test_a_bad_configuration_and_help_answer_before_mlflow_is_imported(tmp_path, argument):
+    """Hydra imports every plugin module to find its plugins, the sweeper's among them: MLflow
+    (a second of imports) waits until a sweep records something."""
+    store = Store(tmp_path, new=True)
+    cmd = [sys.executable, "-X", "importtime", str(ROOT / "experiments" / "train.py"), "-m"]
+    proc = subprocess.run(
+        [*cmd, *store.args(), argument], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == (2 if "=" in argument else 0), proc.stderr[-2000:]
+    imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
+    assert "hydra" in imported and "rnngrad.pipeline.sweeper" in imported  # it did look
+    assert not [m for m in imported if m.split(".")[0] == "mlflow"]
+
+
 @pytest.mark.parametrize("multirun", [True, False])
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, multirun):
     store = Store(tmp_path, new=True)

@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ..pipeline.tracking import PROJECT_ROOT
+from ..pipeline.store import PROJECT_ROOT
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_DIR = PROJECT_ROOT / ".mlflow-server"

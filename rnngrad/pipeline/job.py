@@ -36,7 +36,7 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
         result = train_and_report(plan, label, None)
         print(result["line"], flush=True)
         return result
-    uri = store.credentials_to_env(tracking.store_uri(cfg.tracking.uri))
+    uri = store.credentials_to_env(store.store_uri(cfg.tracking.uri))
     client = store.open_client(uri, checked=cfg.tracking.experiment_id is not None)
     experiment_id = cfg.tracking.experiment_id or tracking.ensure_experiment(
         client,

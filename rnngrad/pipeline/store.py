@@ -1,4 +1,4 @@
-"""The store itself: whether it can be used, opening it safely when several processes start
+"""The store itself: where it is, whether it can be used, opening it safely when several processes start
 at once, and how its address is shown.
 
 - `check(uri)` answers in seconds, before anything is written: a SQLite file that is
@@ -25,6 +25,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 HEALTH_TIMEOUT_S = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def store_uri(uri: str | None) -> str:
+    """tracking.uri, else $MLFLOW_TRACKING_URI, else SQLite in the project root."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 
 
 class StoreError(Exception):

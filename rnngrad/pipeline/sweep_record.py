@@ -13,6 +13,22 @@ from . import record as rec
 from .errors import one_line
 
 
+def open_experiment(uri: str, conf) -> tuple:
+    """(client, experiment id, {config hash: id of its FINISHED run}), with the RUNNING runs
+    of dead processes closed; a store that cannot be used ends the sweep in one line."""
+    try:
+        client = store.open_client(uri)
+        location = tracking.artifact_location(uri, conf.artifact_root, conf.experiment)
+        experiment_id = tracking.ensure_experiment(client, conf.experiment, location)
+        killed = claims.close_stale(client, experiment_id, conf.stale_after_min)
+        finished = {} if conf.rerun else tracking.finished_runs(client, experiment_id)
+    except Exception as err:
+        fail_store(err, uri)
+    if killed:
+        print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
+    return client, experiment_id, finished
+
+
 def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str) -> str:
     """The sweep's own run, under which its jobs' runs nest."""
     try:  # the store may be full, or gone since it was checked

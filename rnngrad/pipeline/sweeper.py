@@ -28,11 +28,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict
 
-from . import claims, interrupts, store, tracking
+from . import interrupts, store
 from .config import Plan, build, config_hash, flatten, plain
 from .errors import one_line
 from .labels import run_label
-from .sweep_record import Sweep, fail_store, open_parent_run
 
 
 class TrackedSweeper(BasicSweeper):
@@ -43,7 +42,11 @@ class TrackedSweeper(BasicSweeper):
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not conf.enabled:
             return self.launch_and_summarise(jobs, jobs, [], None)
-        uri = store.credentials_to_env(tracking.store_uri(conf.uri))
+        # MLflow is imported here, once there is a sweep to record: Hydra imports this module
+        # to find its plugins, and a bad configuration or --help need not wait for MLflow.
+        from .sweep_record import Sweep, open_experiment, open_parent_run
+
+        uri = store.credentials_to_env(store.store_uri(conf.uri))
         self.refuse_sqlite_on_slurm(uri)
         interrupts.raise_on_sigterm()
         client, experiment_id, finished = open_experiment(uri, conf)
@@ -105,7 +108,7 @@ class TrackedSweeper(BasicSweeper):
         except Exception as err:
             fail(err, job)
 
-    def launch_and_summarise(self, launched, todo, skipped, sweep: Sweep | None):
+    def launch_and_summarise(self, launched, todo, skipped, sweep):
         results = []
         try:
             with sweep.heartbeat() if sweep else contextlib.nullcontext():
@@ -139,22 +142,6 @@ class TrackedSweeper(BasicSweeper):
         if counts["failed"]:
             sys.exit(1)
         return [results]
-
-
-def open_experiment(uri: str, conf) -> tuple:
-    """(client, experiment id, {config hash: id of its FINISHED run}), with the RUNNING runs
-    of dead processes closed; a store that cannot be used ends the sweep in one line."""
-    try:
-        client = store.open_client(uri)
-        location = tracking.artifact_location(uri, conf.artifact_root, conf.experiment)
-        experiment_id = tracking.ensure_experiment(client, conf.experiment, location)
-        killed = claims.close_stale(client, experiment_id, conf.stale_after_min)
-        finished = {} if conf.rerun else tracking.finished_runs(client, experiment_id)
-    except Exception as err:
-        fail_store(err, uri)
-    if killed:
-        print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
-    return client, experiment_id, finished
 
 
 def swept_keys(configs) -> list[str]:

@@ -9,7 +9,6 @@ processes (reused between jobs) would carry from one job to the next.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -18,14 +17,9 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from . import record as rec
+from .store import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BATCH_LIMIT = 1000  # log_batch takes at most 1000 metrics and 1000 tags per call
-
-
-def store_uri(uri: str | None) -> str:
-    """tracking.uri, else $MLFLOW_TRACKING_URI, else SQLite in the project root."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 
 
 def artifact_location(uri: str, artifact_root: str | None, experiment: str) -> str | None:

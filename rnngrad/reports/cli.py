@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnngrad.pipeline.tracking import PROJECT_ROOT
+from rnngrad.pipeline.store import PROJECT_ROOT
 from rnngrad.reports import findings, gallery, page, tables
 from rnngrad.reports.load import NoRuns, load
 

@@ -28,7 +28,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline.tracking import store_uri
+from rnngrad.pipeline.store import store_uri
 from rnngrad.reports.artifacts import artifacts_of, empty_history, empty_profiles, final_values
 from rnngrad.reports.columns import RNN_ONLY, column, is_setting, run_row
 
