@@ -1,6 +1,7 @@
 """What the README and docs/ say is what the project does:
 - the README is a short front door, and every page it links to exists;
 - the quick-start snippet runs and prints exactly what the README says it prints;
+- the bad configurations shown in docs/pipeline.md get exactly the line shown there;
 - the text task's baseline quoted in the tasks table (docs/tasks.md) is the one the task
   computes;
 - the findings quoted for the `vanishing` sweep (docs/reports.md) are what that sweep finds:
@@ -15,6 +16,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +59,30 @@ def test_the_text_baseline_in_the_tasks_table_is_the_tasks():
     base = make_task("text").baseline()
     assert f"{base['bpc']:.2f} bits/char" in row
     assert f"accuracy {100 * base['accuracy']:.1f} %" in row
+
+
+def test_the_refusals_in_the_pipeline_page_are_what_the_commands_print(tmp_path):
+    """docs/pipeline.md shows bad configurations and the one line each gets: each command is
+    run as written (its store pointed into tmp_path), and prints exactly that line."""
+    text = (DOCS / "pipeline.md").read_text()
+    block = re.search(r"<!-- refusals:.*?-->\n```\n(.*?)```\n<!-- /refusals -->", text, re.S)
+    assert block, "docs/pipeline.md lost its refusals"
+    lines = block.group(1).splitlines()
+    pairs = list(zip(lines[::2], lines[1::2], strict=True))
+    assert len(pairs) >= 8
+    elsewhere = [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.run.dir={tmp_path}/run"]
+    for command, said in pairs:
+        assert command.startswith("$ python experiments/train.py "), command
+        arguments = shlex.split(command.removeprefix("$ python experiments/train.py "))
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "experiments" / "train.py"), *arguments, *elsewhere],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert proc.stderr.strip() == said, command
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def quoted_findings() -> list[str]:
