@@ -36,6 +36,7 @@ from mlflow.tracking import MlflowClient
 from stores import empty_store
 
 from rnngrad.pipeline import record as rec
+from rnngrad.pipeline import verdict
 from rnngrad.pipeline.config import MODELS, build, config_hash, register
 from rnngrad.tasks import TASKS
 
@@ -172,16 +173,15 @@ def test_each_preset_runs_end_to_end_with_debug(store, preset):
 
 
 def test_a_run_holds_its_record(store):
-    ok(
-        store.launch(
-            "debug=default",
-            "model.hidden_size=8",
-            "task.T=12",
-            "train.seed=0",
-            "model.skip=false",
-            "model.activation=tanh,sigmoid",
-        )
+    proc = store.launch(
+        "debug=default",
+        "model.hidden_size=8",
+        "task.T=12",
+        "train.seed=0",
+        "model.skip=false",
+        "model.activation=tanh,sigmoid",
     )
+    ok(proc)
     client = store.client()
     parents = [
         r for r in store.runs("debug", children_only=False) if r.data.tags.get(rec.ROLE) == "sweep"
@@ -206,6 +206,34 @@ def test_a_run_holds_its_record(store):
     assert tags[rec.METRIC] == "accuracy" and tags[rec.HIGHER_IS_BETTER] == "true"
     assert tags[rec.SWEPT] == "model.activation"
     assert tags[rec.SELFCHECK] == "passed (3 profiles)"
+    # its regime at the start and the end, by verdict.regime's rule, and its one-line description
+    log10_ratio = client.get_metric_history(run.info.run_id, "log10_ratio")
+    by_step = {m.step: m.value for m in log10_ratio}
+    assert tags[rec.REGIME_INITIAL] == verdict.regime(by_step[0])
+    assert tags[rec.REGIME] == verdict.regime(by_step[20])
+    note = tags[rec.NOTE]
+    assert note.startswith(
+        f"gradient at t = 1: {verdict.power(by_step[20])} of its loss-step value"
+    )
+    assert f"accuracy {run.data.metrics['valid_accuracy']:.3g}, baseline 0.25" in note
+    # the console: each job's line carries the same; the sweep ends saying where it all went
+    assert f"{note}; " in proc.stdout  # "...; 1 of 2 jobs done" follows
+    (parent,) = parents
+    eid = parent.info.experiment_id
+    tail = proc.stdout.strip().splitlines()[-4:]
+    regimes = {r.data.tags[rec.REGIME] for r in store.runs("debug")}
+    assert tail[0].startswith("gradient at the end of training: ") and tail[0].endswith(
+        "(of 2 runs)"
+    )
+    assert all(f"{name} in " in tail[0] for name in regimes)
+    assert tail[1] == (
+        f"recorded: experiment 'debug' (id {eid}), sweep run {parent.info.run_id}, of {store.uri}"
+    )
+    assert tail[2] == (
+        f"browse: mlflow ui --backend-store-uri {store.uri}, then "
+        f"http://127.0.0.1:5000/#/experiments/{eid}/runs"
+    )
+    assert tail[3] == f"report: rnngrad-report --experiment debug --tracking-uri {store.uri}"
     # metrics by training step, the baselines at step 0
     history = client.get_metric_history(run.info.run_id, "valid_loss")
     assert [m.step for m in history] == [0, 10, 20]
@@ -244,7 +272,16 @@ def test_a_run_holds_its_record(store):
 
 
 def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):
-    ok(store.launch("model.hidden_size=8", "train.steps=10", "task.T=10", multirun=False))
+    single = store.launch("model.hidden_size=8", "train.steps=10", "task.T=10", multirun=False)
+    ok(single)
+    (run,) = store.runs("single_runs")  # the run says where it went, and how to see it
+    eid, rid = run.info.experiment_id, run.info.run_id
+    assert single.stdout.strip().splitlines()[-3:] == [
+        f"recorded: run {rid} in experiment 'single_runs' (id {eid}) of {store.uri}",
+        f"browse: mlflow ui --backend-store-uri {store.uri}, then "
+        f"http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}",
+        f"report: rnngrad-report --experiment single_runs --tracking-uri {store.uri}",
+    ]
     ok(store.launch("debug=default", "task.T=10", multirun=False))
     ok(store.launch("train.steps=10", "task.T=10", "tracking.experiment=mine", multirun=False))
     assert len(store.runs("single_runs")) == 1 and len(store.runs("debug")) == 1

@@ -26,6 +26,7 @@ from .errors import one_line
 from .labels import job_label, run_label, run_title
 from .recorder import Recorder
 from .run_figure import plt, profile_figure
+from .verdict import describe, regime, where
 
 
 def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> dict:
@@ -112,6 +113,12 @@ def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label:
     if cfg.tracking.parent_run_id and cfg.tracking.job_total:
         line += f"; {jobs_done(client, experiment_id, cfg)} of {cfg.tracking.job_total} jobs done"
     print(line, flush=True)
+    if not cfg.tracking.parent_run_id:  # a single run says where it went (a sweep, at its end)
+        uri = store.public(client.tracking_uri)
+        name = cfg.tracking.experiment
+        print(f"recorded: run {run_id} in experiment '{name}' (id {experiment_id}) of {uri}")
+        for said in where(client.tracking_uri, name, experiment_id, run_id):
+            print(said, flush=True)
     return result
 
 
@@ -161,10 +168,9 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
     if logger:
         record_outcome(plan, logger, recorder, outcome, seconds)
     final = outcome.final
-    shown = {k: final[k] for k in rec.SHOWN if k in final}
-    brief = ", ".join(f"{k.removeprefix(rec.VALID)} {v:.3g}" for k, v in shown.items())
+    said = describe(final, plan.task.metric, recorder.scalars[0] if recorder.scalars else {})
     line = f"{label}: {outcome.status} after {outcome.steps} steps in {seconds:.2f} s"
-    line += f" ({brief})" if brief else ""
+    line += f"; {said}" if said else ""
     if recorder.check_failure:
         line += "; SELF-CHECK FAILED (see the WARNING above)"
     return {
@@ -174,6 +180,7 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
         "final": final,
         "diverged_at": outcome.diverged_at,
         "selfcheck_ok": recorder.check_failure is None,
+        "regime": regime(final.get("log10_ratio")),
         "line": line,
     }
 
@@ -199,6 +206,14 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
     logger.tag(rec.OUTCOME, outcome.status)
     logger.tag(rec.STEPS_DONE, outcome.steps)
     logger.tag(rec.SELFCHECK, recorder.selfcheck)
+    start = recorder.scalars[0] if recorder.scalars else {}
+    for tag, scalars in ((rec.REGIME_INITIAL, start), (rec.REGIME, outcome.final)):
+        found = regime(scalars.get("log10_ratio"))
+        if found:
+            logger.tag(tag, found)
+    said = describe(outcome.final, plan.task.metric, start)
+    if said:
+        logger.tag(rec.NOTE, said)  # the run's description in the MLflow UI
     if outcome.diverged_at is not None:
         logger.tag(rec.DIVERGED_AT, outcome.diverged_at)
     logger.metric(rec.WALL_TIME, seconds, outcome.steps)

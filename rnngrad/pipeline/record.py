@@ -27,6 +27,9 @@ METRIC = "rnngrad.metric"  # the task's primary metric (a key of its metrics)
 HIGHER_IS_BETTER = "rnngrad.higher_is_better"  # "true" or "false"
 SWEPT = "rnngrad.swept"  # the config keys the run's sweep varied, comma-separated
 SELFCHECK = "rnngrad.selfcheck"  # "passed" or "FAILED at step N: …"
+REGIME = "rnngrad.regime"  # vanishing, stable or exploding at the end (pipeline/verdict.py)
+REGIME_INITIAL = "rnngrad.regime_initial"  # the same at initialisation (step 0)
+NOTE = "mlflow.note.content"  # the run's description in the UI: its outcome in one line
 OVERRIDES = "rnngrad.overrides"
 GIT_COMMIT = "rnngrad.git_commit"
 ROLE = "rnngrad.role"  # "sweep" on a sweep's parent run
@@ -45,7 +48,6 @@ PROFILE_SUMMARY = ("decay_factor", "log10_ratio", "fall_1e6", "fall_1e16")
 STATE = ("saturation", "state_norm_last")
 CHECK = ("selfcheck_rel_err", "selfcheck_bound_ratio", "selfcheck_ok")
 WALL_TIME = "wall_time_s"
-SHOWN = ("valid_accuracy", "valid_error", "valid_mse", "valid_bpc")  # in a job's closing line
 
 # -- artifacts -------------------------------------------------------------------------------
 HISTORY = "history.csv"  # one row per evaluation, one column per scalar

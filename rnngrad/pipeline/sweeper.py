@@ -32,6 +32,7 @@ from . import interrupts, store
 from .config import Plan, build, config_hash, flatten, plain
 from .errors import one_line
 from .labels import run_label
+from .verdict import REGIMES, where
 
 
 class TrackedSweeper(BasicSweeper):
@@ -139,6 +140,8 @@ class TrackedSweeper(BasicSweeper):
                 flush=True,
             )
             sys.exit(1)
+        if sweep:
+            say_where(sweep, results, self.config.tracking.experiment)
         if counts["failed"]:
             sys.exit(1)
         return [results]
@@ -185,6 +188,23 @@ def count_outcomes(results, todo, skipped: int) -> dict[str, int]:
         )
     counts["selfcheck_failed"] = len(unchecked)
     return counts
+
+
+def say_where(sweep, results, experiment: str) -> None:
+    """The sweep's closing lines: the gradient regime its runs ended in, where they are."""
+    found = [r.return_value.get("regime") for r in results if r.status == JobStatus.COMPLETED]
+    found = [f for f in found if f]
+    if found:
+        counts = ", ".join(f"{name} in {found.count(name)}" for name in REGIMES if name in found)
+        print(f"gradient at the end of training: {counts} (of {len(found)} runs)", flush=True)
+    uri = sweep.client.tracking_uri
+    print(
+        f"recorded: experiment '{experiment}' (id {sweep.experiment_id}), sweep run "
+        f"{sweep.parent}, of {store.public(uri)}",
+        flush=True,
+    )
+    for said in where(uri, experiment, sweep.experiment_id):
+        print(said, flush=True)
 
 
 def fail(err: BaseException, job: list[str] | None = None) -> None:

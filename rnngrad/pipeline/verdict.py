@@ -1,0 +1,78 @@
+"""What the console and the MLflow UI say of a run's outcome, and where to find it.
+
+The gradient regime of a profile, by one stated rule on its long-range ratio
+r = log10(‖∂ℓ_T/∂h_1‖ / ‖∂ℓ_T/∂h_T‖) (rnngrad.profile's `log10_ratio`):
+
+    vanishing   r < -2   what reaches h_1 from the last step's loss is under 1 % of its value there
+    exploding   r > +2   over 100 times its value there
+    stable      otherwise
+
+(the same two decades the remedies report calls "keeps the gradient"). The rule is applied to
+the profile at initialisation (step 0) and to the final one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .store import PROJECT_ROOT, public
+
+DECADES = 2.0  # |r| ≤ 2: stable
+REGIMES = ("vanishing", "stable", "exploding")
+UI = "http://127.0.0.1:5000"  # where `make ui` serves the project's SQLite store
+
+
+def regime(log10_ratio: float | None) -> str | None:
+    """The regime of a profile whose long-range log10 ratio is `log10_ratio` (None: none
+    recorded, or not finite)."""
+    if log10_ratio is None or not math.isfinite(log10_ratio):
+        return None
+    if log10_ratio < -DECADES:
+        return "vanishing"
+    return "exploding" if log10_ratio > DECADES else "stable"
+
+
+def power(log10_value: float) -> str:
+    """10^-64, 10^-1.3, 10^0.4: the exponent to the nearest unit once it has two digits."""
+    return f"10^{log10_value:.0f}" if abs(log10_value) >= 10 else f"10^{log10_value:.1f}"
+
+
+def describe(final: dict, metric: str, baseline: dict) -> str:
+    """One line for a run: "gradient at t = 1: 10^-64 of its loss-step value (vanishing);
+    accuracy 0.27, baseline 0.25". `final`: its last evaluation's scalars; `baseline`: the
+    step-0 scalars (baseline_<metric>)."""
+    parts = []
+    ratio = final.get("log10_ratio")
+    found = regime(ratio)
+    if found:
+        parts.append(f"gradient at t = 1: {power(ratio)} of its loss-step value ({found})")
+    value = final.get(f"valid_{metric}")
+    if value is not None and math.isfinite(value):
+        said = f"{metric} {value:.3g}"
+        base = baseline.get(f"baseline_{metric}")
+        if base is not None and math.isfinite(base):
+            said += f", baseline {base:.3g}"
+        parts.append(said)
+    return "; ".join(parts)
+
+
+def ui_address(uri: str) -> str:
+    """The MLflow UI that shows the store at `uri`: a tracking server serves its own (shown
+    without credentials); a SQLite store is shown by `make ui`."""
+    return public(uri).rstrip("/") if uri.startswith(("http://", "https://")) else UI
+
+
+def where(uri: str, experiment: str, experiment_id: str, run_id: str | None = None) -> list[str]:
+    """How to see a run (or, without `run_id`, an experiment's runs table) and build the
+    experiment's report: `make ui` and `make report` for the project's own store, the commands
+    themselves for any other."""
+    page = f"{ui_address(uri)}/#/experiments/{experiment_id}/runs" + (
+        f"/{run_id}" if run_id else ""
+    )
+    if uri == f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}":
+        return [f"browse: make ui, then {page}", f"report: make report EXPERIMENT={experiment}"]
+    report = f"report: rnngrad-report --experiment {experiment} --tracking-uri {public(uri)}"
+    if uri.startswith(("http://", "https://")):
+        return [f"browse: {page}", report]
+    serve = f"mlflow ui --backend-store-uri {public(uri)}"
+    return [f"browse: {serve}, then {page}", report]

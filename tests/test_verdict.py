@@ -1,0 +1,61 @@
+"""What the console and the MLflow UI say of a run (rnngrad/pipeline/verdict.py): the regime
+rule at its boundaries, the one-line description, and where a run can be seen."""
+
+import math
+
+import pytest
+
+from rnngrad.pipeline import verdict
+from rnngrad.pipeline.store import PROJECT_ROOT
+
+
+@pytest.mark.parametrize(
+    "log10_ratio,regime",
+    [
+        (-64.0, "vanishing"),
+        (-2.0001, "vanishing"),
+        (-2.0, "stable"),  # exactly 1 %: still kept
+        (0.0, "stable"),
+        (2.0, "stable"),
+        (2.0001, "exploding"),
+        (math.nan, None),
+        (-math.inf, None),  # a profile that underflowed everywhere is not a measurement
+        (None, None),
+    ],
+)
+def test_the_regime_rule_is_two_decades_either_way(log10_ratio, regime):
+    assert verdict.regime(log10_ratio) == regime
+
+
+def test_a_description_says_the_gradient_and_the_metric_against_its_baseline():
+    final = {"log10_ratio": -63.6, "valid_accuracy": 0.2712}
+    said = verdict.describe(final, "accuracy", {"baseline_accuracy": 0.25})
+    assert said == (
+        "gradient at t = 1: 10^-64 of its loss-step value (vanishing); "
+        "accuracy 0.271, baseline 0.25"
+    )
+    assert verdict.describe({"log10_ratio": -1.26}, "mse", {}) == (
+        "gradient at t = 1: 10^-1.3 of its loss-step value (stable)"
+    )
+    assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}) == "bpc 2.5"
+    assert verdict.describe({}, "accuracy", {}) == ""
+
+
+def test_where_names_the_commands_for_the_store_it_is_in():
+    home = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+    assert verdict.where(home, "vanishing", "2") == [
+        "browse: make ui, then http://127.0.0.1:5000/#/experiments/2/runs",
+        "report: make report EXPERIMENT=vanishing",
+    ]
+    other = "sqlite:////data/runs.db"
+    assert verdict.where(other, "mine", "5", "abc") == [
+        "browse: mlflow ui --backend-store-uri sqlite:////data/runs.db, then "
+        "http://127.0.0.1:5000/#/experiments/5/runs/abc",
+        "report: rnngrad-report --experiment mine --tracking-uri sqlite:////data/runs.db",
+    ]
+    server = "http://alice:secret@cluster:5050/"
+    said = verdict.where(server, "horizon", "7")
+    assert said == [
+        "browse: http://cluster:5050/#/experiments/7/runs",
+        "report: rnngrad-report --experiment horizon --tracking-uri http://cluster:5050/",
+    ]
