@@ -147,8 +147,8 @@ def float_arrays(name: str, arrays: object, writable: bool = False) -> dict[str,
 
 
 def grads_of(params: object, grads: object, writable: bool = False) -> None:
-    """`grads` float arrays (writable ones, if asked) with the keys and shapes of `params`
-    (writable float arrays)."""
+    """Raise ValueError unless `grads` are float arrays (writable ones, if asked) with the
+    keys and shapes of `params`, themselves writable float arrays."""
     float_arrays("params", params, writable=True)
     float_arrays("grads", grads, writable=writable)
     if set(params) != set(grads):

@@ -8,6 +8,8 @@ All functions are pure and work in the dtype they are given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -144,7 +146,7 @@ def norms(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def joint_norm(arrays) -> float:
+def joint_norm(arrays: Iterable[np.ndarray]) -> float:
     """‖(a₁, a₂, …)‖₂: the norm of all the arrays' entries taken together, in float64, accurate
     over its whole range (one pass when no square is lost or overflows, else via `norms`)."""
     flat = [np.ravel(a).astype(np.float64, copy=False) for a in arrays]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
+from .functional import joint_norm
 from .model import Model
 from .optim import sgd_update
 from .selfcheck import SelfCheck
@@ -88,7 +89,7 @@ class Evaluation:
 class Outcome:
     status: str  # "finished" (all steps), "solved" (stopped early) or "diverged"
     steps: int  # updates made
-    diverged_at: int | None = None  # the step whose loss or gradient was not finite
+    diverged_at: int | None = None  # the step whose loss, gradient or update was not finite
     final: dict[str, float] = field(default_factory=dict)  # the last evaluation's scalars
 
 
@@ -130,16 +131,17 @@ def train(
         with np.errstate(all="ignore"):  # overflow is an outcome here, checked just below
             out = model.loss_and_grads(x, y, loss=task.loss, loss_at=task.loss_at, **regularised)
             # a non-finite loss updates nothing; sgd_update refuses a non-finite gradient itself
-            good = np.isfinite(out.loss)
-            norm = (
-                sgd_update(model.params, out.grads, settings.lr, settings.clip) if good else np.nan
-            )
+            if np.isfinite(out.loss):
+                norm = sgd_update(model.params, out.grads, settings.lr, settings.clip)
+            else:
+                norm = joint_norm(out.grads.values())  # recorded, not used
         losses.append(out.loss / per_step)
         grad_norms.append(norm)
         if regularised:
             omegas.append(out.omega)
         # the loss, the gradient, or lr·g (the parameters after the update) not finite
-        if not (np.isfinite(norm) and all(np.isfinite(p).all() for p in model.params.values())):
+        finite = np.isfinite(out.loss) and np.isfinite(norm)
+        if not (finite and all(np.isfinite(p).all() for p in model.params.values())):
             scalars = {"train_loss": float(losses[-1]), "grad_norm": float(norm)}
             if on_eval:
                 on_eval(Evaluation(step, scalars))

@@ -66,11 +66,16 @@ def cluster():
 
 
 def gone(pid: int) -> bool:
+    """No such process, or only its zombie (a container's first process may not reap it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
 
 
 def children(client: MlflowClient, experiment: str) -> list:

@@ -80,11 +80,12 @@ def test_a_task_or_model_is_chosen_by_its_option_not_by_its_name_key():
 
 
 def test_a_sweep_over_tasks_counts_the_keys_only_some_tasks_have_as_swept():
-    from rnngrad.pipeline.sweeper import swept_keys
+    from rnngrad.pipeline.sweeper import flat_configs, varied_keys
 
-    configs = [composed("task=digits"), composed("task=temporal_order")]
-    assert {"task.name", "task.T", "task.delay", "task.mode"} <= set(swept_keys(configs))
-    assert "model.activation" not in swept_keys(configs)
+    plans = [config.build(composed("task=digits")), config.build(composed("task=temporal_order"))]
+    swept = varied_keys(flat_configs(plans))
+    assert {"task.name", "task.T", "task.delay", "task.mode"} <= set(swept)
+    assert "model.activation" not in swept
 
 
 def test_a_constructor_parameter_without_a_default_cannot_become_a_config_option():

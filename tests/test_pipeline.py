@@ -37,7 +37,7 @@ from stores import empty_store
 
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline import verdict
-from rnngrad.pipeline.config import MODELS, build, config_hash, register
+from rnngrad.pipeline.config import INTERNAL, MODELS, build, config_hash, register
 from rnngrad.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,7 +190,11 @@ def test_a_run_holds_its_record(store):
     assert parents[0].data.tags[rec.SWEPT] == "model.activation"
     run = next(r for r in store.runs("debug") if r.data.params["model.activation"] == "tanh")
     p, tags, metrics = run.data.params, run.data.tags, run.data.metrics
-    # params: the flattened resolved config
+    # its name: what the sweep varies
+    assert run.info.run_name == "tanh"
+    assert "[1/2] sigmoid: start" in proc.stdout or "[2/2] sigmoid: start" in proc.stdout
+    # params: the flattened resolved config, without the sweeper's bookkeeping
+    assert not [k for k in p if k in INTERNAL] and "tracking.experiment" in p
     assert p["task.name"] == "temporal_order" and p["task.T"] == "12"
     assert p["model.hidden_size"] == "8" and p["optim.clip"] == "1.0" and p["train.steps"] == "20"
     assert p["task.seq_len"] == "12"
@@ -269,6 +273,7 @@ def test_a_run_holds_its_record(store):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
+    assert config["tracking"]["git_commit"] == tags[rec.GIT_COMMIT]
 
 
 def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):

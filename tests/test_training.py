@@ -96,6 +96,52 @@ def test_divergence_is_an_outcome():
     )
 
 
+class Forced(RNN):
+    """An RNN whose step `at` has the loss `loss` (and its true gradient): a divergence made
+    to happen where the test needs it."""
+
+    def __init__(self, *args, at: int, loss: float, **kw):
+        super().__init__(*args, **kw)
+        self.at, self.forced, self.calls = at, loss, 0
+
+    def loss_and_grads(self, *args, **kw):
+        out = super().loss_and_grads(*args, **kw)
+        self.calls += 1
+        if self.calls == self.at:
+            out.loss = self.forced
+        return out
+
+
+def test_a_non_finite_loss_diverges_with_its_gradients_norm_recorded_and_no_update():
+    task = make_task("adding", T=10)
+    rnn = Forced(task.input_size, 8, task.output_size, seed=0, at=3, loss=np.inf)
+    params = {}
+    outcome = train(
+        rnn,
+        task,
+        Settings(steps=10, eval_every=1, valid_size=16, probe_size=4),
+        on_eval=lambda ev: params.update({ev.step: {k: v.copy() for k, v in rnn.params.items()}}),
+    )
+    assert outcome.status == "diverged" and outcome.diverged_at == 3 and outcome.steps == 2
+    assert np.isinf(outcome.final["train_loss"]) and np.isfinite(outcome.final["grad_norm"])
+    for k, v in rnn.params.items():  # the step with the non-finite loss changed nothing
+        np.testing.assert_array_equal(v, params[2][k])
+
+
+def test_an_update_that_overflows_the_parameters_diverges_without_a_warning():
+    class Huge(RNN):  # finite gradients of ~1e300: their norm is finite, 1e10·g is not
+        def loss_and_grads(self, *args, **kw):
+            out = super().loss_and_grads(*args, **kw)
+            out.grads = {k: g * 1e300 for k, g in out.grads.items()}
+            return out
+
+    task = make_task("adding", T=10)
+    rnn = Huge(task.input_size, 8, task.output_size, seed=0)
+    outcome = train(rnn, task, Settings(steps=5, eval_every=1, valid_size=16, lr=1e10))
+    assert outcome.status == "diverged" and outcome.diverged_at == 1
+    assert np.isfinite(outcome.final["grad_norm"])  # the gradient was fine; lr·g was not
+
+
 def test_same_seed_same_run():
     task = make_task("permutation", T=8)
     settings = Settings(steps=30, eval_every=10, valid_size=40, seed=3)

@@ -107,6 +107,17 @@ class TrackingConf:
     job_total: int | None = None
     git_commit: str | None = None
     swept: str | None = None  # the config keys the sweep varies, comma-separated
+    run_name: str | None = None  # the job's name (labels.run_names)
+
+
+# The sweeper's bookkeeping and the debugging hook: recorded as tags or not at all, never as
+# params (the run's params are what a user configured)
+INTERNAL = (
+    *(f"tracking.{k}" for k in ("experiment_id", "parent_run_id", "job_total", "git_commit")),
+    "tracking.swept",
+    "tracking.run_name",
+    "train.crash_at_step",
+)
 
 
 @dataclass

@@ -21,9 +21,9 @@ from threadpoolctl import threadpool_limits
 from ..training import train
 from . import claims, interrupts, store, tracking
 from . import record as rec
-from .config import Plan, config_hash, flatten, plain, take
+from .config import INTERNAL, Plan, config_hash, flatten, plain, take
 from .errors import one_line
-from .labels import job_label, run_label, run_title
+from .labels import job_label, override_name, run_title
 from .recorder import Recorder
 from .run_figure import plt, profile_figure
 from .verdict import describe, regime, where
@@ -31,8 +31,11 @@ from .verdict import describe, regime, where
 
 def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> dict:
     """Train one configuration and record it; returns what the sweep summary needs."""
+    if cfg.tracking.enabled and not cfg.tracking.git_commit:  # its config.yaml says it too
+        cfg.tracking.git_commit = tracking.git_commit()
     plan = take(cfg)
-    label = job_label(overrides, job_index, cfg.tracking.job_total)
+    name = cfg.tracking.run_name or override_name(overrides) or plan.task.name
+    label = job_label(name, job_index, cfg.tracking.job_total)
     if not cfg.tracking.enabled:
         result = train_and_report(plan, label, None)
         print(result["line"], flush=True)
@@ -63,7 +66,7 @@ def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> 
             experiment_id,
             digest,
             run_tags(plan, overrides, digest),
-            run_label(overrides) or plan.task.name,
+            name,
             locked=store.sqlite_path(uri) is not None or cfg.tracking.rerun,
             stale_after_min=cfg.tracking.stale_after_min,
             waiting=waiting,
@@ -82,7 +85,7 @@ def run_tags(plan: Plan, overrides: list[str], digest: str) -> dict[str, str]:
         rec.OVERRIDES: store.public(
             " ".join(o for o in overrides if not o.startswith("tracking."))
         ),
-        rec.GIT_COMMIT: cfg.tracking.git_commit or tracking.git_commit(),
+        rec.GIT_COMMIT: cfg.tracking.git_commit,
         rec.TASK: task.name,
         rec.MODEL: plan.model.label,
         rec.METRIC: task.metric,
@@ -188,7 +191,9 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
 def run_params(plan: Plan) -> dict:
     """The run's params: the flattened config (credentials stripped) and the task's sizes."""
     params = {
-        k: store.public(v) if isinstance(v, str) else v for k, v in flatten(plain(plan.cfg)).items()
+        k: store.public(v) if isinstance(v, str) else v
+        for k, v in flatten(plain(plan.cfg)).items()
+        if k not in INTERNAL
     }
     task = plan.task
     params.update(

@@ -1,7 +1,15 @@
-"""How a run and a job are named: in the console, in the sweep summary, in the MLflow UI."""
+"""How a run and a job are named: in the console, in the sweep summary, in the MLflow UI.
+
+A run's name is short and leads with what its sweep varies: `tanh skip T=100 H=128 s0`.
+Each varied key gives one token (`tanh`, `skip` or nothing, `T=100`, `H=128`, `s0`, a named
+remedy or initialisation by its name, any other key as `name=value`), in a fixed order; a key
+that a named variant (train.remedy, model.init, model.name, task.name) determines across the
+sweep is left to that name (`IRNN T=30 s0`, not `IRNN relu identity clip=1.0 T=30 s0`).
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,10 +27,10 @@ def run_label(overrides: list[str]) -> str:
     return " ".join(parts)
 
 
-def job_label(overrides: list[str], index: int | None, total: int | None) -> str:
-    """ "[3/48] activation=tanh ..." in a sweep, "[run] ..." for a single run."""
+def job_label(name: str, index: int | None, total: int | None) -> str:
+    """ "[3/48] tanh skip T=100 H=128 s0" in a sweep, "[run] ..." for a single run."""
     prefix = f"[{index + 1}/{total}]" if index is not None and total else "[run]"
-    return f"{prefix} {run_label(overrides)}".rstrip()
+    return f"{prefix} {name}".rstrip()
 
 
 def run_title(plan: Plan) -> str:
@@ -31,3 +39,61 @@ def run_title(plan: Plan) -> str:
     task, model = plan.task, plan.model
     size = f"H={model.hidden_size} seed={plan.settings.seed}"
     return f"{task.name} T={task.seq_len} {model.label} {size}"
+
+
+NAMING = ("model.name", "task.name", "train.remedy", "model.init")  # a variant by its name
+FIRST = (*NAMING, "model.activation", "model.skip", "model.leak")
+LAST = ("task.T", "model.hidden_size", "train.seed")
+ABSENT = "(absent)"
+
+
+def token(key: str, value) -> str:
+    """One key's part of a name: tanh, skip (nothing when false), T=100, H=128, s0, IRNN."""
+    if key in (*NAMING, "model.activation"):
+        return str(value)
+    if key == "model.skip":
+        return "skip" if value is True or str(value).lower() == "true" else ""
+    short = {"task.T": "T=", "model.hidden_size": "H=", "train.seed": "s"}
+    if key in short:
+        return f"{short[key]}{value}"
+    return f"{key.rsplit('.', 1)[-1]}={value}"
+
+
+def run_names(configs: list[dict]) -> list[str]:
+    """The name of each job of a sweep, from the jobs' flattened configs (tracking left out)."""
+    keys = sorted(set().union(*configs))
+    values = [{k: c.get(k, ABSENT) for k in keys} for c in configs]
+    varied = [k for k in keys if len({repr(v[k]) for v in values}) > 1]
+    naming = [k for k in NAMING if k in varied]
+    kept = [k for k in varied if k in naming or not determined(k, naming, values)]
+    order = {k: i for i, k in enumerate(FIRST)} | {k: 100 + i for i, k in enumerate(LAST)}
+    kept.sort(key=lambda k: (order.get(k, 50), k))
+    names = []
+    for v in values:
+        tokens = [token(k, v[k]) for k in kept if v[k] != ABSENT]
+        names.append(" ".join(t for t in tokens if t) or "run")
+    return names
+
+
+def determined(key: str, naming: list[str], values: list[dict]) -> bool:
+    """Whether `key` takes one value for each combination of the naming keys' values."""
+    if not naming:
+        return False
+    seen = defaultdict(set)
+    for v in values:
+        seen[tuple(repr(v[n]) for n in naming)].add(repr(v[key]))
+    return all(len(found) == 1 for found in seen.values())
+
+
+def override_name(overrides: list[str]) -> str:
+    """A single run's name from its command line: the same tokens, in the same order."""
+    pairs = []
+    for o in overrides:
+        key, sep, value = o.lstrip("+~").partition("=")
+        if not sep or key.startswith(("tracking.", "hydra.")) or key in ("experiment", "debug"):
+            continue
+        pairs.append((key, value))  # a group's option (task=adding, +remedy=irnn): its name
+    order = {k: i for i, k in enumerate(FIRST)} | {k: 100 + i for i, k in enumerate(LAST)}
+    pairs.sort(key=lambda kv: -1 if "." not in kv[0] else order.get(kv[0], 50))
+    tokens = (v if "." not in k else token(k, v) for k, v in pairs)
+    return " ".join(t for t in tokens if t)

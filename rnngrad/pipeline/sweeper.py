@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -31,8 +32,11 @@ from omegaconf import open_dict
 from . import interrupts, store
 from .config import Plan, build, config_hash, flatten, plain
 from .errors import one_line
-from .labels import run_label
+from .labels import run_label, run_names
 from .verdict import REGIMES, where
+
+if TYPE_CHECKING:
+    from .sweep_record import Sweep
 
 
 class TrackedSweeper(BasicSweeper):
@@ -40,9 +44,14 @@ class TrackedSweeper(BasicSweeper):
         jobs = self.expand(arguments)
         plans = [self.compose(job) for job in jobs]
         conf = plans[0].cfg.tracking
+        flat = flat_configs(plans)
+        names = run_names(flat)  # quoted: the value has spaces and "="; a name has no quote
+        jobs = [
+            [*job, f"tracking.run_name='{name}'"] for job, name in zip(jobs, names, strict=True)
+        ]
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not conf.enabled:
-            return self.launch_and_summarise(jobs, jobs, [], None)
+            return self.launch_and_summarise(jobs, names, [], None)
         # MLflow is imported here, once there is a sweep to record: Hydra imports this module
         # to find its plugins, and a bad configuration or --help need not wait for MLflow.
         from .sweep_record import Sweep, open_experiment, open_parent_run
@@ -51,17 +60,18 @@ class TrackedSweeper(BasicSweeper):
         self.refuse_sqlite_on_slurm(uri)
         interrupts.raise_on_sigterm()
         client, experiment_id, finished = open_experiment(uri, conf)
-        todo, skipped, hashes = [], [], []
-        for job, plan in sorted(zip(jobs, plans, strict=True), key=lambda jp: -work(jp[1])):
-            digest = config_hash(plan.cfg)
+        todo, todo_names, skipped, hashes = [], [], [], []
+        for i in sorted(range(len(jobs)), key=lambda i: -work(plans[i])):
+            digest = config_hash(plans[i].cfg)
             done = finished.get(digest)
             if done:
-                skipped.append(job)
-                print(f"skip {run_label(job)}: already finished as run {done}", flush=True)
+                skipped.append(jobs[i])
+                print(f"skip {names[i]}: already finished as run {done}", flush=True)
             else:
-                todo.append(job)
+                todo.append(jobs[i])
+                todo_names.append(names[i])
                 hashes.append(digest)
-        swept = ",".join(swept_keys([plan.cfg for plan in plans]))
+        swept = ",".join(varied_keys(flat))
         parent = open_parent_run(client, experiment_id, uri, arguments, swept)
         extra = [
             f"tracking.uri={uri}",
@@ -76,7 +86,8 @@ class TrackedSweeper(BasicSweeper):
             flush=True,
         )
         sweep = Sweep(client, experiment_id, parent, hashes)
-        return self.launch_and_summarise([[*job, *extra] for job in todo], todo, skipped, sweep)
+        launched = [[*job, *extra] for job in todo]
+        return self.launch_and_summarise(launched, todo_names, skipped, sweep)
 
     def refuse_sqlite_on_slurm(self, uri: str) -> None:
         launcher = str(self.config.hydra.launcher.get("_target_", ""))
@@ -109,7 +120,7 @@ class TrackedSweeper(BasicSweeper):
         except Exception as err:
             fail(err, job)
 
-    def launch_and_summarise(self, launched, todo, skipped, sweep):
+    def launch_and_summarise(self, launched, names, skipped, sweep: Sweep | None):
         results = []
         try:
             with sweep.heartbeat() if sweep else contextlib.nullcontext():
@@ -129,7 +140,7 @@ class TrackedSweeper(BasicSweeper):
                 if r.status == JobStatus.FAILED and isinstance(r._return_value, Exception):
                     causes[digest] = one_line(r._return_value)
             problem = sweep.attempt(sweep.close_orphans, causes)
-        counts = count_outcomes(results, todo, len(skipped))
+        counts = count_outcomes(results, names, len(skipped))
         if sweep and problem is None:
             problem = sweep.attempt(sweep.finish, counts)
         if problem is not None:  # the store broke during the sweep (a full disk, say)
@@ -147,16 +158,20 @@ class TrackedSweeper(BasicSweeper):
         return [results]
 
 
-def swept_keys(configs) -> list[str]:
-    """The config keys (flattened, e.g. model.activation) whose value differs between the
-    jobs of the grid, or that some jobs have and others lack (task.T in a sweep over tasks):
-    what the sweep varies, so that reports tell its axes from differences between sweeps."""
-    flat = [
-        {k: repr(v) for k, v in flatten(plain(cfg)).items() if not k.startswith("tracking.")}
-        for cfg in configs
+def flat_configs(plans: list[Plan]) -> list[dict]:
+    """Each job's resolved config, flattened (model.activation, ...), without tracking.*."""
+    return [
+        {k: v for k, v in flatten(plain(plan.cfg)).items() if not k.startswith("tracking.")}
+        for plan in plans
     ]
+
+
+def varied_keys(flat: list[dict]) -> list[str]:
+    """The config keys whose value differs between the jobs of the grid, or that some jobs
+    have and others lack (task.T in a sweep over tasks): what the sweep varies, so that
+    reports tell its axes from differences between sweeps."""
     keys = set().union(*flat)
-    return sorted(k for k in keys if len({f.get(k, "(absent)") for f in flat}) > 1)
+    return sorted(k for k in keys if len({repr(f.get(k, "(absent)")) for f in flat}) > 1)
 
 
 def work(plan: Plan) -> float:
@@ -166,18 +181,18 @@ def work(plan: Plan) -> float:
     return float(plan.task.seq_len) * plan.model.hidden_size**2 * plan.settings.steps
 
 
-def count_outcomes(results, todo, skipped: int) -> dict[str, int]:
+def count_outcomes(results, names: list[str], skipped: int) -> dict[str, int]:
     counts = {"finished": 0, "solved": 0, "diverged": 0, "skipped": skipped, "failed": 0}
     unchecked = []
-    for job, r in zip(todo, results, strict=True):
+    for name, r in zip(names, results, strict=True):
         if r.status == JobStatus.FAILED:
             counts["failed"] += 1
-            print(f"FAILED {run_label(job)}: {one_line(r._return_value)}", flush=True)
+            print(f"FAILED {name}: {one_line(r._return_value)}", flush=True)
         else:
             outcome = r.return_value["outcome"]
             counts[outcome] = counts.get(outcome, 0) + 1
             if not r.return_value.get("selfcheck_ok", True):
-                unchecked.append(run_label(job))
+                unchecked.append(name)
     print("sweep summary: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
     if unchecked:
         print(
