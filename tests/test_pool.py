@@ -46,3 +46,24 @@ def test_a_worker_stopped_while_starting_exits_quietly(tmp_path, sig, code):
     process.join(timeout=20)
     assert process.exitcode == code
     assert "Traceback" not in stderr.read_text()
+
+
+def test_the_launcher_hears_of_every_job_as_it_ends_including_one_whose_worker_died():
+    """The sweep's progress counts what the pool saw end: results in, and dead workers."""
+
+    def execute(shared, job):
+        if job == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return job * 2
+
+    ended = []
+    results = pool.launch(
+        {"execute": execute},
+        [1, "die", 3, 4],
+        2,
+        failed=lambda job, err: f"failed: {err}",
+        ended=lambda: ended.append(len(ended) + 1),
+    )
+    assert results[0] == 2 and results[2:] == [6, 8]
+    assert results[1].startswith("failed: the worker process running this job died of SIGKILL")
+    assert ended == [1, 2, 3, 4]

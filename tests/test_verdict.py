@@ -59,3 +59,23 @@ def test_where_names_the_commands_for_the_store_it_is_in():
         "browse: http://cluster:5050/#/experiments/7/runs",
         "report: rnngrad-report --experiment horizon --tracking-uri http://cluster:5050/",
     ]
+
+
+def test_progress_counts_ended_jobs_and_estimates_what_is_left(capsys, monkeypatch):
+    from rnngrad.pipeline import progress
+
+    assert [progress.duration(s) for s in (9.4, 100, 3600 * 2 + 300)] == [
+        "9 s",
+        "1 min 40 s",
+        "2 h 05 min",
+    ]
+    assert progress.left(0, 48, 10.0) == "" and progress.left(48, 48, 10.0) == ""
+    assert progress.left(12, 48, 100.0) == ", about 5 min 00 s left"  # 36 more at 100/12 s each
+    clock = iter([0.0, 1.0, 7.0, 8.0, 20.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    p = progress.Progress(4, every_s=5.0)  # starts at 0
+    for _ in range(4):
+        p.job_ended()  # at 1 (too soon), 7 (printed), 8 (too soon), 20 (the last: the summary says it)
+    assert capsys.readouterr().out.splitlines() == [
+        "sweep: 2 of 4 jobs done, 7 s elapsed, about 7 s left"
+    ]

@@ -32,6 +32,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import open_dict
 
+from rnngrad.pipeline.progress import Progress
+
 GENERIC = {
     "timeout_min",
     "cpus_per_task",
@@ -87,8 +89,8 @@ class WaitForEveryJob:
             raise
 
     def wait_for(self, jobs, job_overrides) -> list[JobReturn]:
-        returns = []
-        for job, overrides in zip(jobs, job_overrides, strict=True):
+        returns, progress = [], Progress(len(jobs))
+        for job, overrides in zip(jobs, job_overrides, strict=True):  # in order, not as they end
             try:
                 returns.append(job.results()[0])
             except Exception as err:  # the job died without returning: ask why, keep going
@@ -99,6 +101,7 @@ class WaitForEveryJob:
                     f"{self._EXECUTOR} job {job.job_id} ended as {job.state}: {err}"
                 )
                 returns.append(failed)
+            progress.job_ended()
         return returns
 
 
@@ -154,7 +157,8 @@ class PoolLauncher(Launcher):
         # what every worker needs, imported once by the fork server: this module (execute_job)
         # and the job (MLflow, matplotlib), which experiments/train.py imports lazily
         preload = (__name__, "rnngrad.pipeline.job")
-        return pool.launch(shared, jobs, workers, failed, preload)
+        progress = Progress(len(jobs))
+        return pool.launch(shared, jobs, workers, failed, preload, progress.job_ended)
 
 
 def execute_job(shared: dict, job) -> JobReturn:

@@ -100,7 +100,7 @@ class TrackingConf:
     experiment: str = "rnngrad"
     rerun: bool = False  # run again configurations that already finished
     stale_after_min: float = 30.0  # a RUNNING run silent this long on another host is dead
-    progress_every_s: float = 10.0  # at most one progress line per job this often
+    progress_every_s: float = 5.0  # at most one progress line per job this often
     # set by the sweeper for each job; not part of a run's identity
     experiment_id: str | None = None
     parent_run_id: str | None = None

@@ -112,10 +112,8 @@ def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label:
         raise
     client.set_terminated(run_id, status="FINISHED")
     result["run_id"] = run_id
-    line, cfg = result["line"], plan.cfg
-    if cfg.tracking.parent_run_id and cfg.tracking.job_total:
-        line += f"; {jobs_done(client, experiment_id, cfg)} of {cfg.tracking.job_total} jobs done"
-    print(line, flush=True)
+    cfg = plan.cfg
+    print(result["line"], flush=True)
     if not cfg.tracking.parent_run_id:  # a single run says where it went (a sweep, at its end)
         uri = store.public(client.tracking_uri)
         name = cfg.tracking.experiment
@@ -146,16 +144,6 @@ def close_failed(client, run_id: str, logger, error: str, interrupted: bool) -> 
                 step()
             except Exception as err:  # each step on its own
                 print(f"  (could not record it in the store: {one_line(err)})", flush=True)
-
-
-def jobs_done(client, experiment_id: str, cfg) -> int:
-    """Runs of this sweep that have ended (any status): the progress across all workers."""
-    runs = tracking.search_all(
-        client,
-        experiment_id,
-        f"tags.`{rec.PARENT}` = '{cfg.tracking.parent_run_id}' and attributes.status != 'RUNNING'",
-    )
-    return len(runs)
 
 
 def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) -> dict:

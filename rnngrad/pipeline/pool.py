@@ -60,11 +60,14 @@ class Worker:
     task: int | None = None  # the index of the job it runs
 
 
-def launch(shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str, ...] = ()) -> list:
+def launch(
+    shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str, ...] = (), ended=None
+) -> list:
     """Run `jobs` (each passed to `execute` in a worker, with `shared`) on `n_workers`
     processes; returns one result per job, in order. `failed(job, err)` makes the result of a
     job whose worker died. `preload`: the modules the fork server imports once for every
-    worker (those `shared` and the jobs need); only the first launch of a process sets them."""
+    worker (those `shared` and the jobs need); only the first launch of a process sets them.
+    `ended()` is called as each job ends (its result in, or its worker dead)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))
     start_fork_server()
@@ -82,11 +85,14 @@ def launch(shared: dict, jobs: list, n_workers: int, failed, preload: tuple[str,
             busy = [w.conn for w in workers if w.task is not None]
             wait(busy + [w.process.sentinel for w in workers], timeout=1.0)
             for w in list(workers):
-                collect(w, results)
+                if collect(w, results) and ended:
+                    ended()
                 if not w.process.is_alive():
                     if w.task is not None:  # it died inside a job
                         code = w.process.exitcode
                         results[w.task] = failed(jobs[w.task], WorkerDied(died(code)))
+                        if ended:
+                            ended()
                     workers.remove(w)
                     if pending:
                         workers.append(start(context, blob))
@@ -143,18 +149,19 @@ def start(context, blob: bytes) -> Worker:
     return Worker(process, parent, alive)
 
 
-def collect(w: Worker, results: list) -> None:
-    """Take a finished job's result from a worker, if one is waiting."""
+def collect(w: Worker, results: list) -> bool:
+    """Take a finished job's result from a worker, if one is waiting (then True)."""
     if w.task is None:
-        return
+        return False
     try:
         if not w.conn.poll():
-            return
+            return False
         index, result = cloudpickle.loads(w.conn.recv_bytes())
     except (EOFError, OSError):
-        return  # the worker died: its sentinel tells
+        return False  # the worker died: its sentinel tells
     results[index] = result
     w.task = None
+    return True
 
 
 def died(code: int | None) -> str:

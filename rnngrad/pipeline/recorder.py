@@ -10,6 +10,7 @@ import numpy as np
 from ..training import Evaluation
 from . import interrupts
 from . import record as rec
+from .progress import duration, left
 from .tracking import RunLogger
 
 
@@ -25,7 +26,7 @@ class Recorder:
         self.steps, self.arrays = [], {name: [] for name in rec.PROFILE_ARRAYS}
         self.scalars: list[dict] = []  # every evaluation, for history.csv
         self.checks, self.check_failure = 0, None  # profiles checked; the first failure
-        self.last_print = self.last_flush = time.monotonic()
+        self.started = self.last_print = self.last_flush = time.monotonic()
 
     def __call__(self, ev: Evaluation) -> None:
         interrupts.raise_if_stopped()  # at every evaluation: a stop a library swallowed
@@ -51,7 +52,12 @@ class Recorder:
         if now - self.last_print > self.every_s:
             self.last_print = now
             loss = ev.scalars.get("valid_loss", float("nan"))
-            print(f"{self.label}: step {ev.step}/{self.total}, valid_loss {loss:.4g}", flush=True)
+            elapsed = now - self.started
+            print(
+                f"{self.label}: step {ev.step}/{self.total}, valid_loss {loss:.4g}, "
+                f"{duration(elapsed)} elapsed{left(ev.step, self.total, elapsed)}",
+                flush=True,
+            )
 
     def keep_profiles(self, ev: Evaluation) -> None:
         self.steps.append(ev.step)

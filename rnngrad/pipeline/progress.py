@@ -1,0 +1,46 @@
+"""A sweep's progress, from the launcher's own count of finished jobs (no store query):
+`sweep: 12 of 48 jobs done, 1 min 40 s elapsed, about 5 min left`, at most every few seconds."""
+
+from __future__ import annotations
+
+import time
+
+
+def duration(seconds: float) -> str:
+    """9 s, 1 min 40 s, 2 h 05 min."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {s:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def left(done: int, total: int, elapsed: float) -> str:
+    """The time left at the pace so far (jobs run longest first, so early on it is an upper
+    bound), or '' before the first job ends."""
+    if done <= 0 or done >= total:
+        return ""
+    return f", about {duration(elapsed / done * (total - done))} left"
+
+
+class Progress:
+    """Counts the jobs that ended (any way) and prints where the sweep is."""
+
+    def __init__(self, total: int, every_s: float = 5.0) -> None:
+        self.total, self.every_s, self.done = total, every_s, 0
+        self.start = self.last = time.monotonic()
+
+    def job_ended(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.done < self.total and now - self.last >= self.every_s:
+            self.last = now
+            print(self.line(now), flush=True)
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = (now or time.monotonic()) - self.start
+        return f"sweep: {self.done} of {self.total} jobs done, {duration(elapsed)} elapsed" + left(
+            self.done, self.total, elapsed
+        )
