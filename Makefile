@@ -57,10 +57,7 @@ report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vani
 
 UI_PORT ?= 5000
 ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)
-	@echo "MLflow UI on http://127.0.0.1:$(UI_PORT) (Ctrl-C to stop)"
-	MLFLOW_DISABLE_TELEMETRY=$${MLFLOW_DISABLE_TELEMETRY:-true} \
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui \
-	    --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
+	$(BIN)/python -m rnngrad.ops.ui --db $(CURDIR)/mlflow.db --port $(UI_PORT)
 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
