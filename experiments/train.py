@@ -24,6 +24,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from rnngrad.pipeline.cli_help import text as help_text
 from rnngrad.pipeline.config import ConfigError, register
 from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.interrupts import exit_quietly, raise_on_sigterm
@@ -75,6 +76,9 @@ def without_credentials(arguments: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
+    if {"--help", "-h"} & set(sys.argv[1:]):
+        print(help_text(CONF))
+        sys.exit(0)
     sys.argv[1:] = without_credentials(sys.argv[1:])
     preflight(CONF, sys.argv[1:])
     raise_on_sigterm()

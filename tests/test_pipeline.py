@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,8 +36,8 @@ from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 from stores import empty_store
 
+from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline import verdict
 from rnngrad.pipeline.config import INTERNAL, MODELS, build, config_hash, register
 from rnngrad.tasks import TASKS
 
@@ -136,7 +137,8 @@ def test_every_preset_composes_and_every_job_validates(preset):
         assert len(hashes) == len(jobs)  # every job is a distinct configuration
     text = (CONF / "experiment" / f"{preset}.yaml").read_text()
     assert "python experiments/train.py" in text or "make sweep" in text  # opens with its command
-    assert "?" in text.split("defaults:")[0]  # ... and the question it answers
+    question, runs = cli_help.preset(CONF / "experiment" / f"{preset}.yaml")
+    assert question.endswith("?") and runs == len(jobs)  # ... its question; --help's count
 
 
 # -- end to end --------------------------------------------------------------------------
@@ -444,7 +446,11 @@ def test_a_bad_configuration_and_help_answer_before_mlflow_is_imported(tmp_path,
     )
     assert proc.returncode == (2 if "=" in argument else 0), proc.stderr[-2000:]
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
-    assert "hydra" in imported and "rnngrad.pipeline.sweeper" in imported  # it did look
+    if argument == "--help":  # rnngrad's help: the presets, their questions and sizes
+        assert "presets (experiment=NAME" in proc.stdout
+        assert re.search(r"^  vanishing +48 runs  How fast does", proc.stdout, re.M)
+    else:
+        assert "rnngrad.pipeline.sweeper" in imported  # Hydra did look at the plugins
     assert not [m for m in imported if m.split(".")[0] == "mlflow"]
 
 
