@@ -223,7 +223,7 @@ def test_a_run_holds_its_record(store):
     )
     assert f"accuracy {run.data.metrics['valid_accuracy']:.3g}, baseline 0.25" in note
     # the console: each job's line carries the same; the sweep ends saying where it all went
-    assert f"{note}; " in proc.stdout  # "...; 1 of 2 jobs done" follows
+    assert f"; {note}\n" in proc.stdout
     (parent,) = parents
     eid = parent.info.experiment_id
     tail = proc.stdout.strip().splitlines()[-4:]
@@ -240,6 +240,12 @@ def test_a_run_holds_its_record(store):
         f"http://127.0.0.1:5000/#/experiments/{eid}/runs"
     )
     assert tail[3] == f"report: rnngrad-report --experiment debug --tracking-uri {store.uri}"
+    # the sweep's own run: its counts as metrics, and a description saying them
+    home = parent.data
+    assert home.metrics["jobs_finished"] + home.metrics["jobs_solved"] == 2
+    assert sum(home.metrics[f"runs_{name}"] for name in regimes) == 2
+    assert home.tags[rec.NOTE].startswith("The sweep of 'debug': ")
+    assert "The gradient at the end of training (rnngrad.regime): " in home.tags[rec.NOTE]
     # metrics by training step, the baselines at step 0
     history = client.get_metric_history(run.info.run_id, "valid_loss")
     assert [m.step for m in history] == [0, 10, 20]
@@ -276,6 +282,22 @@ def test_a_run_holds_its_record(store):
     config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
     assert config["tracking"]["git_commit"] == tags[rec.GIT_COMMIT]
+    # launched again, it finds everything finished, says so, and opens no new sweep run
+    again = store.launch(
+        "debug=default",
+        "model.hidden_size=8",
+        "task.T=12",
+        "train.seed=0",
+        "model.skip=false",
+        "model.activation=tanh,sigmoid",
+    )
+    ok(again)
+    assert (
+        "sweep: 0 to run, 2 already finished" in again.stdout
+        and "(no new sweep run)" in again.stdout
+    )
+    roles = [r.data.tags.get(rec.ROLE) for r in store.runs("debug", children_only=False)]
+    assert roles.count("sweep") == 1 and len(roles) == 3
 
 
 def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):

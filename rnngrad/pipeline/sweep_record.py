@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from mlflow.entities import Metric, RunTag
+
 from . import claims, interrupts, store, tracking
 from . import record as rec
 from .errors import one_line
@@ -50,8 +52,10 @@ def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str)
 class Sweep:
     """The sweep's record in the store: its parent run, and its jobs' runs by config hash."""
 
-    def __init__(self, client, experiment_id: str, parent: str, hashes: list[str]) -> None:
-        self.client, self.experiment_id = client, experiment_id
+    def __init__(
+        self, client, experiment_id: str, parent: str, hashes: list[str], experiment: str
+    ) -> None:
+        self.client, self.experiment_id, self.experiment = client, experiment_id, experiment
         self.parent, self.hashes = parent, hashes
 
     def running(self) -> list:
@@ -111,9 +115,25 @@ class Sweep:
             except Exception as err:  # the interruption is what the user must see
                 print(f"sweep: could not close every run: {one_line(err)}", file=sys.stderr)
 
-    def finish(self, counts: dict[str, int]) -> None:
-        for key, value in counts.items():
-            self.client.set_tag(self.parent, f"rnngrad.jobs_{key}", value)
+    def finish(self, counts: dict[str, int], regimes: dict[str, int]) -> None:
+        """Close the sweep's run, its home in the UI: its counts as metrics (jobs_finished,
+        ..., runs_vanishing, ...) and tags, and a description that says them in words."""
+        metrics = {f"jobs_{k}": v for k, v in counts.items()}
+        metrics |= {f"runs_{name}": n for name, n in regimes.items()}
+        stamp = int(time.time() * 1000)
+        self.client.log_batch(
+            self.parent,
+            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+            tags=[RunTag(f"rnngrad.jobs_{k}", str(v)) for k, v in counts.items()],
+        )
+        said = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "selfcheck_failed")
+        note = f"The sweep of '{self.experiment}': {said}."
+        if regimes:
+            ends = ", ".join(f"{name} in {n}" for name, n in regimes.items())
+            note += f" The gradient at the end of training (rnngrad.regime): {ends}."
+        if counts.get("selfcheck_failed"):
+            note += f" The self-check FAILED in {counts['selfcheck_failed']} run(s)."
+        self.client.set_tag(self.parent, rec.NOTE, note)
         failed = counts["failed"]
         self.client.set_terminated(self.parent, status="FAILED" if failed else "FINISHED")
 
