@@ -3,6 +3,8 @@ variant standing for the settings it fixes."""
 
 import itertools
 
+import pytest
+
 from rnngrad.pipeline.labels import override_name, run_names
 
 
@@ -45,3 +47,21 @@ def test_a_single_runs_name_is_its_command_line_in_the_same_tokens():
     overrides = ["task=adding", "task.T=50", "model.skip=true", "tracking.uri=x", "debug=default"]
     assert override_name(overrides) == "adding skip T=50"
     assert override_name(["+remedy=irnn", "train.seed=3", "optim.lr=0.01"]) == "irnn lr=0.01 s3"
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_the_runs_figure_keeps_every_label_inside_it(same):
+    """profile.png: no title, axis label or tick label cut at the figure's edge."""
+    import numpy as np
+
+    from rnngrad.pipeline.run_figure import plt, profile_figure
+
+    long_title = "temporal_order T=100 rnn sigmoid + skip H=128 seed=1"
+    fig = profile_figure(
+        [0, 500, 1000], -np.ones((3, 100)) * 64, np.zeros((3, 100)), long_title, same
+    )
+    fig.canvas.draw()
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # every drawn artist, in inches
+    assert 0 <= drawn.x0 and drawn.x1 <= fig.get_figwidth()
+    assert 0 <= drawn.y0 and drawn.y1 <= fig.get_figheight()
+    plt.close(fig)

@@ -217,7 +217,8 @@ def test_a_run_holds_its_record(store):
     by_step = {m.step: m.value for m in log10_ratio}
     assert tags[rec.REGIME_INITIAL] == verdict.regime(by_step[0])
     assert tags[rec.REGIME] == verdict.regime(by_step[20])
-    note = tags[rec.NOTE]
+    note, charts = tags[rec.NOTE].split("\n\n")
+    assert charts == rec.BY_T_NOTE
     assert note.startswith(
         f"gradient at t = 1: {verdict.power(by_step[20])} of its loss-step value"
     )
@@ -264,7 +265,7 @@ def test_a_run_holds_its_record(store):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "baseline_loss")] == [0]
     assert metrics["baseline_loss"] == pytest.approx(np.log(4)) and metrics["selfcheck_ok"] == 1
     # initial and final profiles as series over t = 1..T
-    for key in ("profile/long_initial", "profile/long_final", "profile/total_final"):
+    for key in (f"{rec.BY_T}/long_initial", f"{rec.BY_T}/long_final", f"{rec.BY_T}/dx_final"):
         series = client.get_metric_history(run.info.run_id, key)
         assert sorted(m.step for m in series) == list(range(1, 13)), key
     # artifacts: profile history (with the state), figure, resolved config
@@ -273,12 +274,13 @@ def test_a_run_holds_its_record(store):
     assert list(saved["steps"]) == [0, 10, 20]
     for name in rec.PROFILE_ARRAYS:
         assert saved[name].shape == (3, 12) and np.isfinite(saved[name]).all(), name
-    final = client.get_metric_history(run.info.run_id, "profile/long_final")
+    final = client.get_metric_history(run.info.run_id, f"{rec.BY_T}/long_final")
     np.testing.assert_allclose(
         saved["log10_long"][-1], [m.value for m in sorted(final, key=lambda m: m.step)]
     )
     png = (Path(folder) / rec.FIGURE).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert int.from_bytes(png[16:20], "big") >= 780  # sharp: 150 dpi
     config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
     assert config["tracking"]["git_commit"] == tags[rec.GIT_COMMIT]

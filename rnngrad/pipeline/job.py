@@ -25,7 +25,7 @@ from .config import INTERNAL, Plan, config_hash, flatten, plain, take
 from .errors import one_line
 from .labels import job_label, override_name, run_title
 from .recorder import Recorder
-from .run_figure import plt, profile_figure
+from .run_figure import DPI, plt, profile_figure
 from .verdict import describe, regime, where
 
 
@@ -205,16 +205,16 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
         if found:
             logger.tag(tag, found)
     said = describe(outcome.final, plan.task.metric, start)
-    if said:
-        logger.tag(rec.NOTE, said)  # the run's description in the MLflow UI
+    if said:  # the run's description in the MLflow UI: its outcome, and how to read its charts
+        logger.tag(rec.NOTE, f"{said}\n\n{rec.BY_T_NOTE}" if recorder.steps else said)
     if outcome.diverged_at is not None:
         logger.tag(rec.DIVERGED_AT, outcome.diverged_at)
     logger.metric(rec.WALL_TIME, seconds, outcome.steps)
     if recorder.steps:
         for name in ("long", "total", "dx"):
             history = recorder.arrays[f"log10_{name}"]
-            logger.series(f"profile/{name}_initial", history[0])
-            logger.series(f"profile/{name}_final", history[-1])
+            logger.series(f"{rec.BY_T}/{name}_initial", history[0])
+            logger.series(f"{rec.BY_T}/{name}_final", history[-1])
     logger.flush()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -230,6 +230,6 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
                 title=run_title(plan),
                 same=plan.task.loss_at == "last",
             )
-            fig.savefig(folder / rec.FIGURE, dpi=90)
+            fig.savefig(folder / rec.FIGURE, dpi=DPI)
             plt.close(fig)
         logger.client.log_artifacts(logger.run_id, str(folder))

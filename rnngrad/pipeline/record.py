@@ -48,6 +48,15 @@ PROFILE_SUMMARY = ("decay_factor", "log10_ratio", "fall_1e6", "fall_1e16")
 STATE = ("saturation", "state_norm_last")
 CHECK = ("selfcheck_rel_err", "selfcheck_bound_ratio", "selfcheck_ok")
 WALL_TIME = "wall_time_s"
+# the first and last profiles as metric series whose step is t (the UI's charts: x = t)
+BY_T = "log10_grad_by_t"
+BY_T_NOTE = (
+    f"Charts {BY_T}/…: log10 of a gradient norm (a mean over the probe batch) at each step t of "
+    "the sequence; the chart's step axis is t = 1..T (the report plots the distance T − t "
+    "from the loss instead). long = ‖∂ℓ_T/∂h_t‖, what reaches h_t from the last step's loss; "
+    "total = ‖∂J/∂h_t‖, from every loss term; dx = the total gradient reaching step t's input. "
+    "_initial: before training; _final: at the end."
+)
 
 # -- artifacts -------------------------------------------------------------------------------
 HISTORY = "history.csv"  # one row per evaluation, one column per scalar
