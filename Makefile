@@ -48,14 +48,14 @@ bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) cost
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
 	$(BIN)/python experiments/train.py -m
-	$(BIN)/rnngrad-report --experiment vanishing
+	$(BIN)/rnngrad-report --experiment vanishing --ui http://127.0.0.1:$(UI_PORT)
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
 
 EXPERIMENT ?= vanishing
-report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
-	$(BIN)/rnngrad-report --experiment $(EXPERIMENT)
-
 UI_PORT ?= 5000
+report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
+	$(BIN)/rnngrad-report --experiment $(EXPERIMENT) --ui http://127.0.0.1:$(UI_PORT)
+
 ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)
 	$(BIN)/python -m rnngrad.ops.ui --db $(CURDIR)/mlflow.db --port $(UI_PORT)
 

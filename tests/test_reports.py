@@ -47,7 +47,7 @@ from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.reports import findings as finds
-from rnngrad.reports import frames, tables
+from rnngrad.reports import frames, page, tables
 from rnngrad.reports import gallery as figs
 from rnngrad.reports.cli import main as cli
 from rnngrad.reports.load import NoRuns, load
@@ -253,6 +253,27 @@ def test_table_values_match_the_store(store, built):
     assert row["baseline"].item() == pytest.approx(baseline, rel=1e-5)  # recorded, on its data
     assert row["baseline"].item() != pytest.approx(1 / 24, rel=1e-6)  # not the textbook value
     assert summary["diverged"].sum() == 1 and summary["failed"].sum() == 1
+
+
+def test_tables_sort_numbers_as_numbers():
+    column = pd.Series(["128", "32", None, "8"], dtype=object)
+    ordered = column.sort_values(key=tables.as_sortable, na_position="last")
+    assert list(ordered.index) == [3, 1, 0, 2]  # 8, 32, 128, then the missing one
+    words = pd.Series(["tanh", "10", "sigmoid"])  # not all numbers: as text
+    assert list(words.sort_values(key=tables.as_sortable)) == ["10", "sigmoid", "tanh"]
+
+
+def test_the_run_list_links_each_run_to_the_ui_and_leaves_its_name_to_the_columns(loaded):
+    listed = tables.run_list(loaded)
+    assert "run_name" in listed.frame and "run_name" not in listed.shown  # the columns say it
+    settings = [c for c in ("activation", "skip", "T", "seed") if c in listed.shown]
+    assert settings == ["activation", "skip", "T", "seed"]
+    html = page.table_html(listed, EXP, "http://127.0.0.1:5000")
+    for eid, rid in zip(listed.frame["experiment_id"], listed.frame["run_id"], strict=True):
+        assert (
+            f"<a href='http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}'>{rid[:8]}</a>" in html
+        )
+    assert "<a href='http" not in page.table_html(listed, EXP)  # no UI known: no links
 
 
 def test_failed_and_diverged_runs_are_shown_and_counted(built):
@@ -716,6 +737,25 @@ def test_the_page_renders_in_a_real_browser(built, tmp_path):
         timeout=120,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # it fits a 1280-pixel window: nothing wider than the window, however wide a table is
+    fit = built / "fit.html"
+    measure = (
+        "<script>document.body.insertAdjacentHTML('beforeend', '<pre id=\"width\">' + "
+        "document.documentElement.scrollWidth + '</pre>')</script>"
+    )
+    fit.write_text(html.replace("</body>", measure + "</body>"))
+    dom = subprocess.run(
+        [browser, *HEADLESS, *profile, "--window-size=1280,1000", "--dump-dom", fit.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    fit.unlink()
+    width = re.search(r'<pre id="width">(\d+)</pre>', dom)
+    assert width and int(width.group(1)) <= 1280, dom[-300:]
+    # every figure has alt text: its title and what its caption says
+    for alt in re.findall(r"<img src='[^']+' alt='([^']*)'>", html):
+        assert len(alt) > 80 and ": " in alt, alt
 
 
 def test_other_presets_build_without_dropping_a_level(tmp_path):

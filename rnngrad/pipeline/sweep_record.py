@@ -36,7 +36,7 @@ def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str)
     try:  # the store may be full, or gone since it was checked
         return client.create_run(
             experiment_id,
-            run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            run_name=f"sweep {time.strftime('%m-%d %H:%M')}",  # short: the UI's column
             tags={
                 rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
                 rec.ROLE: "sweep",

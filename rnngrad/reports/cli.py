@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnngrad.pipeline.store import PROJECT_ROOT
+from rnngrad.pipeline.store import PROJECT_ROOT, public
 from rnngrad.reports import findings, gallery, page, tables
 from rnngrad.reports.load import NoRuns, load
 
@@ -36,12 +36,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=OUT, help="folder for figures/, tables/")
     parser.add_argument(
+        "--ui",
+        default=None,
+        help="an MLflow UI's address (make report gives make ui's): the page links run ids to "
+        "it; a tracking server is its own UI",
+    )
+    parser.add_argument(
         "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
     )
     return parser.parse_args(argv)
 
 
-def write(exp, out: Path, only: str | None) -> tuple[list[Path], list]:
+def write(exp, out: Path, only: str | None, ui: str | None = None) -> tuple[list[Path], list]:
     """Write what `only` asks for (everything if None). Returns the paths and the findings."""
     written, built_figures, built_tables = [], [], []
     if only in (None, "figures"):
@@ -55,7 +61,7 @@ def write(exp, out: Path, only: str | None) -> tuple[list[Path], list]:
         (folder / "findings.md").write_text(findings.markdown(exp, items))
         written.append(folder / "findings.md")
     if only is None:
-        written.append(page.render(exp, built_figures, built_tables, items, out))
+        written.append(page.render(exp, built_figures, built_tables, items, out, ui))
     return written, items
 
 
@@ -70,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {err}", file=sys.stderr)
         return 1
     loaded = time.perf_counter() - start
-    written, items = write(exp, args.out, args.only)
+    server = exp.uri.startswith(("http://", "https://"))
+    ui = args.ui or (public(exp.uri).rstrip("/") if server else None)
+    written, items = write(exp, args.out, args.only, ui)
     counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
     print(
         f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) read "

@@ -82,6 +82,7 @@ def run_row(run) -> dict:
     status = run.info.status
     row = {
         "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
         "run_name": run.info.run_name,
         "start_time": run.info.start_time,
         "status": status,

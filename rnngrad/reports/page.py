@@ -20,7 +20,8 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th { background: #f3f3f3; } .warn { background: #fde2e2; border: 2px solid #c00; padding: 1em;
 font-weight: bold; } .note { background: #fff6d6; border: 1px solid #d9b300; padding: 0.6em; }
-nav a { margin-right: 1em; } .findings li { margin: 0.3em 0; }
+nav a { margin-left: 1em; } .findings li { margin: 0.3em 0; }
+.wide { overflow-x: auto; max-width: 100%; }
 .findings li.warn { background: #fde2e2; border-left: 4px solid #c00; padding: 0.3em; }
 """
 
@@ -30,9 +31,10 @@ def inline(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
 
 
-def render(exp, figures, tables, findings, out: Path) -> Path:
+def render(exp, figures, tables, findings, out: Path, ui: str | None = None) -> Path:
     """Write <out>/<experiment>.html: the header, a failed self-check in red, the findings,
-    the runs that did not finish normally, then every figure and table with its caption."""
+    the runs that did not finish normally, a table of contents, then every figure and table
+    with its caption. With `ui` (an MLflow UI's address), run ids link to their run there."""
     name = exp.name
     parts = header(exp)
     failed_checks = [f for f in findings if f.warning and f.text.startswith("SELF-CHECK")]
@@ -41,12 +43,12 @@ def render(exp, figures, tables, findings, out: Path) -> Path:
     parts.append(findings_section(findings, name))
     parts += unfinished(exp.listed)
     parts.append(
-        "<nav>"
+        "<nav><b>Contents</b>"
         + "".join(f"<a href='#{f.name}'>{html.escape(f.title)}</a>" for f in figures)
         + "".join(f"<a href='#table-{t.name}'>{html.escape(t.title)}</a>" for t in tables)
         + "</nav>"
     )
-    parts += [figure_html(f, name) for f in figures] + [table_html(t, name) for t in tables]
+    parts += [figure_html(f, name) for f in figures] + [table_html(t, name, ui) for t in tables]
     parts.append("</body></html>")
     path = out / f"{name}.html"
     path.write_text("\n".join(parts))
@@ -112,19 +114,26 @@ def figure_html(f, name: str) -> str:
     png, svg = f"figures/{name}/{f.name}.png", f"figures/{name}/{f.name}.svg"
     return (
         f"<figure id='{f.name}'><h2>{html.escape(f.title)}</h2>"
-        f"<a href='{svg}'><img src='{png}' alt='{html.escape(f.title)}'></a>"
+        f"<a href='{svg}'><img src='{png}' alt='{html.escape(f.title)}: "
+        f"{html.escape(f.caption)}'></a>"
         f"<figcaption>{html.escape(f.caption)} "
         f"<a href='{png}'>PNG</a> · <a href='{svg}'>SVG</a></figcaption></figure>"
     )
 
 
-def table_html(t, name: str) -> str:
+def table_html(t, name: str, ui: str | None = None) -> str:
     links = " · ".join(
         f"<a href='tables/{name}/{t.name}.{ext}'>{ext.upper()}</a>" for ext in ("md", "csv", "tex")
     )
+    shown = t.shown.map(lambda v: html.escape(v) if isinstance(v, str) else v)
+    if ui and "run_id" in shown and "experiment_id" in t.frame:
+        shown["run_id"] = [
+            f"<a href='{html.escape(ui)}/#/experiments/{e}/runs/{r}'>{r[:8]}</a>"
+            for e, r in zip(t.frame["experiment_id"], t.frame["run_id"], strict=True)
+        ]
     return (
         f"<section id='table-{t.name}'><h2>{html.escape(t.title)}</h2>"
-        f"<p>{html.escape(t.caption)} {links}</p>"
-        + t.shown.to_html(index=False, border=0, na_rep="–")
-        + "</section>"
+        f"<p>{html.escape(t.caption)} {links}</p><div class='wide'>"
+        + shown.to_html(index=False, border=0, na_rep="–", escape=False)
+        + "</div></section>"
     )

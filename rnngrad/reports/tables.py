@@ -167,6 +167,7 @@ RUN_COLUMNS = (  # after the run's name and the settings that vary
     "error",
     "git_commit",
     "run_id",
+    "experiment_id",
 )
 
 
@@ -186,7 +187,11 @@ def run_list(exp) -> Table:
     ]
     listed["analysed"] = listed["why_not"].replace("", "yes")
     frame = listed[[c for c in ["run_name", *config, *RUN_COLUMNS] if c in listed]].copy()
-    shown = frame.copy()
+    frame = frame.sort_values(  # numbers as numbers: H = 32 before 128, T = 10, 30, 100
+        [c for c in config if c in frame], key=as_sortable, kind="stable", na_position="last"
+    ).reset_index(drop=True)
+    # the settings beside it say what the name says; the page links the run id to the UI
+    shown = frame.drop(columns=["experiment_id", *(["run_name"] if config else [])]).copy()
     for c in shown.columns:
         if shown[c].dtype.kind == "f":
             shown[c] = shown[c].map(lambda v: "–" if pd.isna(v) else f"{v:.3g}")
@@ -198,6 +203,12 @@ def run_list(exp) -> Table:
         "and self-check: failed, killed, diverged and superseded runs are listed, never dropped."
     )
     return Table("runs", "Every run", frame, shown, caption)
+
+
+def as_sortable(column: pd.Series) -> pd.Series:
+    """A column as sort keys: numbers where every value is one, else text."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers if numbers.notna().sum() == column.notna().sum() else column.astype(str)
 
 
 def build(exp) -> list[Table]:
