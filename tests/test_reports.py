@@ -255,6 +255,19 @@ def test_table_values_match_the_store(store, built):
     assert summary["diverged"].sum() == 1 and summary["failed"].sum() == 1
 
 
+def test_losses_spanning_decades_are_drawn_on_a_log_axis(loaded, built):
+    from rnngrad.reports.learning_figures import spans_decades
+
+    assert spans_decades(pd.Series([0.04, 0.5, 20.0])) and not spans_decades(pd.Series([1.0, 90]))
+    assert not spans_decades(pd.Series([0.0, 50.0]))  # a zero cannot go on a log axis
+    sweep = loaded.runs[loaded.runs["outcome"] != "diverged"]["run_id"]
+    history = loaded.history[loaded.history["run_id"].isin(sweep)]
+    losses = history[history["metric"] == "valid_loss"]["value"]
+    (key,) = [k for k in captions(built) if k.startswith("learning_loss-") and "lr_0.1" in k]
+    said = "The loss axis is logarithmic" in captions(built)[key]
+    assert said == spans_decades(losses) and said  # this store's losses span 0.03 to 200
+
+
 def test_tables_sort_numbers_as_numbers():
     column = pd.Series(["128", "32", None, "8"], dtype=object)
     ordered = column.sort_values(key=tables.as_sortable, na_position="last")

@@ -5,6 +5,7 @@ axes along which it differs are made panels)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rnngrad.reports import baselines
@@ -24,6 +25,13 @@ from rnngrad.reports.plot import (
 )
 
 X_AXES = (*LENGTHS, "recurrent_scale", "clip", "lr", "hidden_size")  # final metric against
+DECADES = 2  # a loss whose values span more than this many decades is drawn on a log axis
+
+
+def spans_decades(values: pd.Series) -> bool:
+    """Positive values whose largest is more than 10^DECADES times the smallest."""
+    finite = values[np.isfinite(values)]
+    return bool(len(finite)) and (finite > 0).all() and finite.max() > 10**DECADES * finite.min()
 
 
 def primary(runs: pd.DataFrame) -> str | None:
@@ -79,16 +87,23 @@ def curve_figure(sub, study: Study, layout: Layout, what: str, suffix: str, part
     shown = sub.drop_duplicates("run_id")
     g = lines(sub, "step", "value", layout)
     drawn = draw_baselines(g, shown, layout, f"baseline_{what}")
-    g.set_axis_labels("training step", f"validation {what}")
+    logarithmic = what == "loss" and spans_decades(sub["value"])
+    if logarithmic:  # a shared linear axis would flatten every panel but the largest
+        for ax in g.axes.flat:
+            ax.set_yscale("log")
+    g.set_axis_labels(
+        "training step", f"validation {what}" + (" (log scale)" if logarithmic else "")
+    )
     g.figure.suptitle(
         f"Learning: validation {what} over training" + title_suffix(study, part), y=1.02
     )
+    scale = f"The {what} axis is logarithmic: its values span more than {DECADES} decades. "
     caption = (
         f"Validation {what} on each run's fixed validation set over training. "
         f"{baselines.caption(drawn)} The baseline is what a model that learned "
         "nothing scores on the same validation sets (recorded by each run); lines "
         f"on it have not learned the long-range dependency. {layout.caption()} "
-        f"{averaged(shown, layout)} {tail(study, part)}"
+        f"{scale if logarithmic else ''}{averaged(shown, layout)} {tail(study, part)}"
     )
     title = f"Learning curves ({what}){title_suffix(study, part)}"
     return Figure(f"learning_{what}{study.suffix}{suffix}", title, g.figure, caption)
