@@ -48,7 +48,7 @@ bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) cost
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
 	$(BIN)/python experiments/train.py -m
-	$(BIN)/rnngrad-report --experiment vanishing --ui http://127.0.0.1:$(UI_PORT)
+	$(BIN)/rnngrad-report --experiment vanishing --ui http://127.0.0.1:$(UI_PORT) --attach
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
 
 EXPERIMENT ?= vanishing

@@ -268,6 +268,24 @@ def test_losses_spanning_decades_are_drawn_on_a_log_axis(loaded, built):
     assert said == spans_decades(losses) and said  # this store's losses span 0.03 to 200
 
 
+def test_the_report_is_attached_to_its_sweeps_run(store, built):
+    """make sweep's report goes to the sweep's own run (report/, laid out as on disk); the
+    job runs, which the reports read, are not touched."""
+    from rnngrad.reports.attach import attach
+
+    run_id = attach(uri(store), EXP, built)
+    client = MlflowClient(uri(store))
+    run = client.get_run(run_id)
+    assert run.data.tags[rec.ROLE] == "sweep"
+    listed = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert listed == {f"report/{EXP}.html", "report/figures", "report/tables"}
+    figures = {a.path for a in client.list_artifacts(run_id, f"report/figures/{EXP}")}
+    assert figures == {
+        f"report/figures/{EXP}/{p.name}" for p in (built / "figures" / EXP).iterdir()
+    }
+    assert attach(uri(store), "no_such_experiment", built) is None
+
+
 def test_tables_sort_numbers_as_numbers():
     column = pd.Series(["128", "32", None, "8"], dtype=object)
     ordered = column.sort_values(key=tables.as_sortable, na_position="last")

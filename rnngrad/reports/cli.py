@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rnngrad.pipeline.store import PROJECT_ROOT, public
 from rnngrad.reports import findings, gallery, page, tables
+from rnngrad.reports.attach import attach
 from rnngrad.reports.load import NoRuns, load
 
 OUT = PROJECT_ROOT / "reports"
@@ -40,6 +41,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="an MLflow UI's address (make report gives make ui's): the page links run ids to "
         "it; a tracking server is its own UI",
+    )
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="also upload the report to the experiment's latest sweep run (make sweep does)",
     )
     parser.add_argument(
         "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
@@ -90,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     for note in exp.notes:
         print(f"note: {note}")
     if args.only is None:
+        if args.attach:
+            run_id = attach(exp.uri, exp.name, args.out)
+            said = f"run {run_id}, under report/" if run_id else "no sweep run to attach it to"
+            print(f"attached to the latest sweep's run: {said}")
         print(f"open {written[-1]}")
     return 0
 

@@ -1,0 +1,42 @@
+"""The built report attached to the sweep it reports on: the experiment's latest sweep run
+(its home in the MLflow UI) gets the page, its figures and its tables as artifacts under
+report/, laid out as on disk so that the page's links work there too."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from rnngrad.pipeline import record as rec
+
+
+def latest_sweep(client: MlflowClient, experiment_id: str):
+    """The experiment's most recently started sweep run, or None."""
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{rec.ROLE}` = 'sweep'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return found[0] if found else None
+
+
+def attach(uri: str, experiment: str, out: Path) -> str | None:
+    """Upload <out>/<experiment>.html, figures/<experiment>/ and tables/<experiment>/ to the
+    latest sweep run as report/...; returns its run id (None: no sweep run to attach to)."""
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    sweep = latest_sweep(client, found.experiment_id) if found else None
+    if sweep is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report"
+        report.mkdir()
+        shutil.copy(out / f"{experiment}.html", report / f"{experiment}.html")
+        for part in ("figures", "tables"):
+            shutil.copytree(out / part / experiment, report / part / experiment)
+        client.log_artifacts(sweep.info.run_id, str(report), "report")
+    return sweep.info.run_id
