@@ -639,3 +639,26 @@ def test_a_run_whose_pid_another_process_reuses_is_closed_and_a_live_one_is_not(
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_stop_while_a_run_is_being_created_closes_that_run(tmp_path):
+    """Ctrl-C or SIGTERM landing inside the store call that creates a job's run: the run
+    exists, its id not yet returned. The stop waits for the call, closes that run KILLED with
+    its cause, then stops the job."""
+    client = store_.open_client(empty_store(tmp_path / "mlflow.db"))
+    eid = client.create_experiment("created")
+    real = client.create_run
+
+    def create_run(*args, **kw):
+        run = real(*args, **kw)
+        os.kill(os.getpid(), signal.SIGINT)  # lands before the id is handed back
+        return run
+
+    client.create_run = create_run
+    with pytest.raises(KeyboardInterrupt):
+        claims.create_owned_run(
+            client, eid, "h", {rec.CONFIG_HASH: "h"}, "r", locked=True, stale_after_min=30,
+            waiting=lambda: None,
+        )  # fmt: skip
+    (run,) = client.search_runs([eid])
+    assert run.info.status == "KILLED" and run.data.tags[rec.ERROR] == "interrupted (Ctrl-C)"

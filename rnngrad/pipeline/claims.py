@@ -26,6 +26,7 @@ import socket
 import time
 from pathlib import Path
 
+from . import interrupts
 from . import record as rec
 from .store import locked, sqlite_path
 from .tracking import search_all
@@ -137,7 +138,10 @@ def create_owned_run(
     for that run to end."""
     told = False
     while True:
-        run = client.create_run(experiment_id, tags={**tags, **identity()}, run_name=name)
+        with interrupts.deferred() as held:  # a stop while the run is created: close it, then stop
+            run = client.create_run(experiment_id, tags={**tags, **identity()}, run_name=name)
+            if held:
+                close_killed(client, run, interrupts.signal_cause(held[0]))
         run_id = run.info.run_id
         if locked:
             return run_id

@@ -39,6 +39,15 @@ def cause(err: BaseException) -> str:
     return "interrupted (Ctrl-C)"
 
 
+def signal_cause(signum: int) -> str:
+    """What a stop signal means, in the words of `cause`."""
+    if signum == signal.SIGINT:
+        return "interrupted (Ctrl-C)"
+    if signum == signal.SIGHUP:
+        return "hung up (SIGHUP: its terminal closed)"
+    return STOP_CAUSE.get("why", "terminated (SIGTERM)")
+
+
 def exit_code(err: BaseException) -> int:
     return EXIT_CODES.get(cause(err), 143)
 

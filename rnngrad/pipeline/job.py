@@ -100,7 +100,7 @@ def run_tags(plan: Plan, overrides: list[str], digest: str) -> dict[str, str]:
 def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label: str) -> dict:
     """Train in run `run_id` and close it: FINISHED, FAILED with the error, or KILLED with
     what stopped it. The failure path cannot fail: each step of it is tried on its own."""
-    logger = tracking.RunLogger(client, run_id)
+    logger = tracking.RunLogger(client, run_id)  # (no store call: nothing to interrupt)
     try:
         result = train_and_report(plan, label, logger)
     except BaseException as err:  # record how it ended, then let it propagate
