@@ -174,15 +174,18 @@ def test_each_preset_runs_end_to_end_with_debug(store, preset):
     assert "sweep summary:" in proc.stdout and " 0 failed" in proc.stdout
 
 
+RECORDED = [  # a 2-job sweep over the activation
+    "debug=default",
+    "model.hidden_size=8",
+    "task.T=12",
+    "train.seed=0",
+    "model.skip=false",
+    "model.activation=tanh,sigmoid",
+]
+
+
 def test_a_run_holds_its_record(store):
-    proc = store.launch(
-        "debug=default",
-        "model.hidden_size=8",
-        "task.T=12",
-        "train.seed=0",
-        "model.skip=false",
-        "model.activation=tanh,sigmoid",
-    )
+    proc = store.launch(*RECORDED)
     ok(proc)
     client = store.client()
     parents = [
@@ -285,14 +288,7 @@ def test_a_run_holds_its_record(store):
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
     assert config["tracking"]["git_commit"] == tags[rec.GIT_COMMIT]
     # launched again, it finds everything finished, says so, and opens no new sweep run
-    again = store.launch(
-        "debug=default",
-        "model.hidden_size=8",
-        "task.T=12",
-        "train.seed=0",
-        "model.skip=false",
-        "model.activation=tanh,sigmoid",
-    )
+    again = store.launch(*RECORDED)
     ok(again)
     assert (
         "sweep: 0 to run, 2 already finished" in again.stdout

@@ -713,6 +713,12 @@ HEADLESS = [
 ]
 
 
+def dom_of(browser: str, flags: list[str], page: Path) -> str:
+    """The page's DOM once Chromium has run its scripts."""
+    command = [browser, *HEADLESS, *flags, "--dump-dom", page.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+
+
 @pytest.mark.slow
 def test_the_page_renders_in_a_real_browser(built, tmp_path):
     """Every image the page shows decodes in Chromium (naturalWidth > 0), and the page renders
@@ -735,20 +741,8 @@ def test_the_page_renders_in_a_real_browser(built, tmp_path):
         "</script></body></html>"
     )
     profile = ["--user-data-dir=" + str(tmp_path / "chromium")]
-    dom = subprocess.run(
-        [
-            browser,
-            *HEADLESS,
-            *profile,
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    flags = ["--allow-file-access-from-files", "--virtual-time-budget=10000"]
+    dom = dom_of(browser, [*profile, *flags], probe)
     probe.unlink()
     found = re.search(r'<pre id="result">(.*?)</pre>', dom)
     assert found, dom[-500:]
@@ -775,12 +769,7 @@ def test_the_page_renders_in_a_real_browser(built, tmp_path):
         "document.documentElement.scrollWidth + '</pre>')</script>"
     )
     fit.write_text(html.replace("</body>", measure + "</body>"))
-    dom = subprocess.run(
-        [browser, *HEADLESS, *profile, "--window-size=1280,1000", "--dump-dom", fit.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = dom_of(browser, [*profile, "--window-size=1280,1000"], fit)
     fit.unlink()
     width = re.search(r'<pre id="width">(\d+)</pre>', dom)
     assert width and int(width.group(1)) <= 1280, dom[-300:]
