@@ -48,13 +48,15 @@ bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) cost
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
 	$(BIN)/python experiments/train.py -m
-	$(BIN)/rnngrad-report --experiment vanishing --ui http://127.0.0.1:$(UI_PORT) --attach
+	$(BIN)/rnngrad-report --experiment vanishing $(REPORT_UI) --attach
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
 
 EXPERIMENT ?= vanishing
 UI_PORT ?= 5000
+# the page links run ids to make ui's UI, which serves the project's store (not $$MLFLOW_TRACKING_URI's)
+REPORT_UI = $(if $(MLFLOW_TRACKING_URI),,--ui http://127.0.0.1:$(UI_PORT))
 report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
-	$(BIN)/rnngrad-report --experiment $(EXPERIMENT) --ui http://127.0.0.1:$(UI_PORT)
+	$(BIN)/rnngrad-report --experiment $(EXPERIMENT) $(REPORT_UI)
 
 ui: $(STAMP) ## serve the MLflow UI for the project's store on http://127.0.0.1:5000 (UI_PORT=...)
 	$(BIN)/python -m rnngrad.ops.ui --db $(CURDIR)/mlflow.db --port $(UI_PORT)

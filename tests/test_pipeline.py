@@ -39,6 +39,8 @@ from stores import empty_store
 from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import INTERNAL, MODELS, build, config_hash, register
+from rnngrad.pipeline.labels import run_names
+from rnngrad.pipeline.sweeper import flat_configs
 from rnngrad.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,13 +130,15 @@ def test_every_preset_composes_and_every_job_validates(preset):
         base = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
         jobs = grid(base)
         assert len(jobs) >= 6, "a preset sweeps something"
-        hashes = set()
+        hashes, plans = set(), []
         for job in jobs:
             cfg = compose("config", overrides=[f"experiment={preset}", *job])
-            build(cfg)
+            plans.append(build(cfg))
             hashes.add(config_hash(cfg))
             assert cfg.tracking.experiment == preset
         assert len(hashes) == len(jobs)  # every job is a distinct configuration
+        names = run_names(flat_configs(plans))
+        assert len(set(names)) == len(jobs) and max(map(len, names)) <= 40, names  # short
     text = (CONF / "experiment" / f"{preset}.yaml").read_text()
     assert "python experiments/train.py" in text or "make sweep" in text  # opens with its command
     question, runs = cli_help.preset(CONF / "experiment" / f"{preset}.yaml")
@@ -231,11 +235,12 @@ def test_a_run_holds_its_record(store):
     (parent,) = parents
     eid = parent.info.experiment_id
     tail = proc.stdout.strip().splitlines()[-4:]
-    regimes = {r.data.tags[rec.REGIME] for r in store.runs("debug")}
-    assert tail[0].startswith("gradient at the end of training: ") and tail[0].endswith(
-        "(of 2 runs)"
+    ended = [r.data.tags[rec.REGIME] for r in store.runs("debug")]
+    counts = ", ".join(f"{name} in {ended.count(name)}" for name in verdict.REGIMES)
+    assert tail[0] == (
+        f"gradient at the end of training: {counts} (2 runs with a final profile; a diverged "
+        "run has none)"
     )
-    assert all(f"{name} in " in tail[0] for name in regimes)
     assert tail[1] == (
         f"recorded: experiment 'debug' (id {eid}), sweep run {parent.info.run_id}, of {store.uri}"
     )
@@ -247,7 +252,9 @@ def test_a_run_holds_its_record(store):
     # the sweep's own run: its counts as metrics, and a description saying them
     home = parent.data
     assert home.metrics["jobs_finished"] + home.metrics["jobs_solved"] == 2
-    assert sum(home.metrics[f"runs_{name}"] for name in regimes) == 2
+    assert [home.metrics[f"runs_{name}"] for name in verdict.REGIMES] == [
+        ended.count(name) for name in verdict.REGIMES
+    ]
     assert home.tags[rec.NOTE].startswith("The sweep of 'debug': ")
     assert "The gradient at the end of training (rnngrad.regime): " in home.tags[rec.NOTE]
     # metrics by training step, the baselines at step 0
@@ -294,6 +301,7 @@ def test_a_run_holds_its_record(store):
         "sweep: 0 to run, 2 already finished" in again.stdout
         and "(no new sweep run)" in again.stdout
     )
+    assert f"nothing new; the runs are in: experiment 'debug' (id {eid}), of" in again.stdout
     roles = [r.data.tags.get(rec.ROLE) for r in store.runs("debug", children_only=False)]
     assert roles.count("sweep") == 1 and len(roles) == 3
 

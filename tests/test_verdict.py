@@ -18,8 +18,8 @@ from rnngrad.pipeline.store import PROJECT_ROOT
         (0.0, "stable"),
         (2.0, "stable"),
         (2.0001, "exploding"),
-        (math.nan, None),
-        (-math.inf, None),  # a profile that underflowed everywhere is not a measurement
+        (math.nan, None),  # no profile
+        (-math.inf, "vanishing"),  # exactly zero at h_1 (a dead relu unit's only path, say)
         (None, None),
     ],
 )
@@ -39,6 +39,8 @@ def test_a_description_says_the_gradient_and_the_metric_against_its_baseline():
     )
     assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}) == "bpc 2.5"
     assert verdict.describe({}, "accuracy", {}) == ""
+    said = verdict.describe({"log10_ratio": -math.inf}, "mse", {})
+    assert said == "gradient at t = 1: 0 of its loss-step value (vanishing)"
 
 
 def test_where_names_the_commands_for_the_store_it_is_in():

@@ -145,7 +145,11 @@ def create_owned_run(
         run_id = run.info.run_id
         if locked:
             return run_id
-        owner = server_owner(client, experiment_id, digest, run_id, stale_after_min)
+        try:
+            owner = server_owner(client, experiment_id, digest, run_id, stale_after_min)
+        except KeyboardInterrupt as err:  # stopped while it asked who owns the configuration
+            close_killed(client, run, interrupts.cause(err))
+            raise
         if owner == run_id:
             return run_id
         client.delete_run(run_id)  # withdraw: another run owns or finished it

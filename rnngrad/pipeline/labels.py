@@ -59,19 +59,27 @@ def token(key: str, value) -> str:
     return f"{key.rsplit('.', 1)[-1]}={value}"
 
 
+ORDER = {k: i for i, k in enumerate(FIRST)} | {k: 100 + i for i, k in enumerate(LAST)}
+
+
 def run_names(configs: list[dict]) -> list[str]:
-    """The name of each job of a sweep, from the jobs' flattened configs (tracking left out)."""
+    """The name of each job of a sweep, from the jobs' flattened configs (tracking left out).
+    Should two jobs get one name (a value that prints as nothing, say), every varied key is
+    named as key=value instead."""
     keys = sorted(set().union(*configs))
     values = [{k: c.get(k, ABSENT) for k in keys} for c in configs]
     varied = [k for k in keys if len({repr(v[k]) for v in values}) > 1]
-    naming = [k for k in NAMING if k in varied]
+    naming: list[str] = []
+    for k in NAMING:  # a named variant another name already fixes (model.init by model.name)
+        if k in varied and not determined(k, naming, values):
+            naming.append(k)
     kept = [k for k in varied if k in naming or not determined(k, naming, values)]
-    order = {k: i for i, k in enumerate(FIRST)} | {k: 100 + i for i, k in enumerate(LAST)}
-    kept.sort(key=lambda k: (order.get(k, 50), k))
-    names = []
-    for v in values:
-        tokens = [token(k, v[k]) for k in kept if v[k] != ABSENT]
-        names.append(" ".join(t for t in tokens if t) or "run")
+    kept.sort(key=lambda k: (ORDER.get(k, 50), k))
+    names = [" ".join(t for t in (token(k, v[k]) for k in kept if v[k] != ABSENT) if t) or "run"
+             for v in values]  # fmt: skip
+    if len(set(names)) < len(names):
+        varied.sort(key=lambda k: (ORDER.get(k, 50), k))
+        names = [" ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in varied) for v in values]
     return names
 
 
@@ -85,15 +93,18 @@ def determined(key: str, naming: list[str], values: list[dict]) -> bool:
     return all(len(found) == 1 for found in seen.values())
 
 
+NOT_NAMED = ("experiment", "debug", "cluster", "train.crash_at_step")  # where and how, not what
+
+
 def override_name(overrides: list[str]) -> str:
-    """A single run's name from its command line: the same tokens, in the same order."""
+    """A single run's name from its command line: the same tokens, in the same order (the
+    options of the groups that say what runs, such as task=adding or +remedy=irnn, by name)."""
     pairs = []
     for o in overrides:
         key, sep, value = o.lstrip("+~").partition("=")
-        if not sep or key.startswith(("tracking.", "hydra.")) or key in ("experiment", "debug"):
+        if not sep or key.startswith(("tracking.", "hydra")) or key in NOT_NAMED:
             continue
-        pairs.append((key, value))  # a group's option (task=adding, +remedy=irnn): its name
-    order = {k: i for i, k in enumerate(FIRST)} | {k: 100 + i for i, k in enumerate(LAST)}
-    pairs.sort(key=lambda kv: -1 if "." not in kv[0] else order.get(kv[0], 50))
+        pairs.append((key, value.strip("'\"")))
+    pairs.sort(key=lambda kv: -1 if "." not in kv[0] else ORDER.get(kv[0], 50))
     tokens = (v if "." not in k else token(k, v) for k, v in pairs)
     return " ".join(t for t in tokens if t)

@@ -130,7 +130,10 @@ class Sweep:
         note = f"The sweep of '{self.experiment}': {said}."
         if regimes:
             ends = ", ".join(f"{name} in {n}" for name, n in regimes.items())
-            note += f" The gradient at the end of training (rnngrad.regime): {ends}."
+            note += (
+                f" The gradient at the end of training (rnngrad.regime): {ends}"
+                " (runs with a final profile; a diverged run has none)."
+            )
         if counts.get("selfcheck_failed"):
             note += f" The self-check FAILED in {counts['selfcheck_failed']} run(s)."
         self.client.set_tag(self.parent, rec.NOTE, note)

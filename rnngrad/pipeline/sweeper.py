@@ -78,7 +78,7 @@ class TrackedSweeper(BasicSweeper):
                 flush=True,
             )
             count_outcomes([], [], len(skipped))
-            say_where(client, experiment_id, None, conf.experiment)
+            say_where(client, experiment_id, None, conf.experiment, recorded=False)
             return []
         swept = ",".join(varied_keys(flat))
         parent = open_parent_run(client, experiment_id, uri, arguments, swept)
@@ -220,21 +220,25 @@ def count_outcomes(results, names: list[str], skipped: int) -> dict[str, int]:
 def regime_counts(results) -> dict[str, int]:
     """How many of the jobs that ran ended in each gradient regime (verdict.regime)."""
     found = [r.return_value.get("regime") for r in results if r.status == JobStatus.COMPLETED]
-    return {name: found.count(name) for name in REGIMES if name in found}
+    return {name: found.count(name) for name in REGIMES} if any(found) else {}
 
 
 def said_of(regimes: dict[str, int]) -> str:
-    """ "vanishing in 30, stable in 18 (of 48 runs)" """
+    """ "vanishing in 30, stable in 18, exploding in 0 (48 runs with a final profile; a
+    diverged run has none)" """
     counts = ", ".join(f"{name} in {n}" for name, n in regimes.items())
-    return f"{counts} (of {sum(regimes.values())} runs)"
+    return f"{counts} ({sum(regimes.values())} runs with a final profile; a diverged run has none)"
 
 
-def say_where(client, experiment_id: str, parent: str | None, experiment: str) -> None:
+def say_where(
+    client, experiment_id: str, parent: str | None, experiment: str, recorded: bool = True
+) -> None:
     """The sweep's closing lines: where its runs are, how to see them and their report."""
     uri = client.tracking_uri
     run = f", sweep run {parent}" if parent else ""
+    said = "recorded" if recorded else "nothing new; the runs are in"
     print(
-        f"recorded: experiment '{experiment}' (id {experiment_id}){run}, of {store.public(uri)}",
+        f"{said}: experiment '{experiment}' (id {experiment_id}){run}, of {store.public(uri)}",
         flush=True,
     )
     for said in where(uri, experiment, experiment_id):

@@ -7,7 +7,8 @@ r = log10(‖∂ℓ_T/∂h_1‖ / ‖∂ℓ_T/∂h_T‖) (rnngrad.profile's `log
     exploding   r > +2   over 100 times its value there
     stable      otherwise
 
-(the same two decades the remedies report calls "keeps the gradient"). The rule is applied to
+(−2 is also the threshold the remedies report uses for a gradient that is kept; a gradient
+that is exactly zero at h_1, r = −inf, is vanishing). The rule is applied to
 the profile at initialisation (step 0) and to the final one.
 """
 
@@ -24,8 +25,8 @@ UI = "http://127.0.0.1:5000"  # where `make ui` serves the project's SQLite stor
 
 def regime(log10_ratio: float | None) -> str | None:
     """The regime of a profile whose long-range log10 ratio is `log10_ratio` (None: none
-    recorded, or not finite)."""
-    if log10_ratio is None or not math.isfinite(log10_ratio):
+    recorded, or NaN; -inf is a gradient that is exactly zero at h_1: vanishing)."""
+    if log10_ratio is None or math.isnan(log10_ratio):
         return None
     if log10_ratio < -DECADES:
         return "vanishing"
@@ -33,7 +34,10 @@ def regime(log10_ratio: float | None) -> str | None:
 
 
 def power(log10_value: float) -> str:
-    """10^-64, 10^-1.3, 10^0.4: the exponent to the nearest unit once it has two digits."""
+    """10^-64, 10^-1.3, 10^0.4: the exponent to the nearest unit once it has two digits;
+    0 for an exactly zero gradient (log10 = -inf)."""
+    if math.isinf(log10_value):
+        return "0" if log10_value < 0 else "inf"
     return f"10^{log10_value:.0f}" if abs(log10_value) >= 10 else f"10^{log10_value:.1f}"
 
 

@@ -1,4 +1,4 @@
-"""The built report attached to the sweep it reports on: the experiment's latest sweep run
+"""The built report attached to the sweep it reports on: the experiment's latest finished sweep run
 (its home in the MLflow UI) gets the page, its figures and its tables as artifacts under
 report/, laid out as on disk so that the page's links work there too."""
 
@@ -14,10 +14,10 @@ from rnngrad.pipeline import record as rec
 
 
 def latest_sweep(client: MlflowClient, experiment_id: str):
-    """The experiment's most recently started sweep run, or None."""
+    """The experiment's most recently started sweep run that finished, or None."""
     found = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{rec.ROLE}` = 'sweep'",
+        filter_string=f"tags.`{rec.ROLE}` = 'sweep' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

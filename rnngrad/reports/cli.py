@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     loaded = time.perf_counter() - start
     server = exp.uri.startswith(("http://", "https://"))
-    ui = args.ui or (public(exp.uri).rstrip("/") if server else None)
+    ui = public(exp.uri).rstrip("/") if server else args.ui  # a server is its own UI
     written, items = write(exp, args.out, args.only, ui)
     counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
     print(

@@ -126,6 +126,7 @@ def table_html(t, name: str, ui: str | None = None) -> str:
         f"<a href='tables/{name}/{t.name}.{ext}'>{ext.upper()}</a>" for ext in ("md", "csv", "tex")
     )
     shown = t.shown.map(lambda v: html.escape(v) if isinstance(v, str) else v)
+    shown.columns = [html.escape(str(c)) for c in shown.columns]
     if ui and "run_id" in shown and "experiment_id" in t.frame:
         shown["run_id"] = [
             f"<a href='{html.escape(ui)}/#/experiments/{e}/runs/{r}'>{r[:8]}</a>"
