@@ -53,7 +53,7 @@ def exit_code(err: BaseException) -> int:
 
 
 STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, SIGTERM, a closed terminal
-REQUESTED: list[str] = []  # the stops this process was sent (SIGTERM, SIGHUP)
+REQUESTED: list[str] = []  # the stops this process was sent, in order (their causes)
 
 
 def raise_if_stopped() -> None:
@@ -64,17 +64,20 @@ def raise_if_stopped() -> None:
 
 
 def raise_on_sigterm() -> None:
-    """Make SIGTERM and SIGHUP (its terminal closed) raise Stopped in the main thread, as
-    SIGINT raises KeyboardInterrupt."""
+    """Make SIGTERM and SIGHUP (its terminal closed) raise Stopped in the main thread, and
+    SIGINT KeyboardInterrupt (even if the process started with it ignored) — the first stop
+    only. Later ones are noted (raise_if_stopped sees them), not raised: the process is
+    stopping already, and one raised in the middle of it (in a garbage collector's callback,
+    say) would print a traceback and cut the closing of its runs short."""
 
     def handler(signum, frame):
-        why = "hung up (SIGHUP: its terminal closed)" if signum == signal.SIGHUP else None
-        REQUESTED.append(why or STOP_CAUSE.get("why", "terminated (SIGTERM)"))
-        raise Stopped(REQUESTED[-1])
+        first = not REQUESTED
+        REQUESTED.append(signal_cause(signum))
+        if first:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(REQUESTED[-1])
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    for sig in STOPS:
+        signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
