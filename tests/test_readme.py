@@ -1,6 +1,7 @@
 """What the README and docs/ say is what the project does:
 - the README is a short front door, and every page it links to exists;
-- the quick-start snippet runs and prints exactly what the README says it prints;
+- the quick-start snippet runs and prints exactly what the README says it prints, and the
+  end of make sweep's output it shows is what the sweep prints (tested with the sweep below);
 - the bad configurations shown in docs/pipeline.md get exactly the line shown there;
 - the text task's baseline quoted in the tasks table (docs/tasks.md) is the one the task
   computes;
@@ -24,6 +25,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
+from rnngrad.pipeline.verdict import where
 from rnngrad.reports.cli import main as cli
 from rnngrad.tasks import make_task
 
@@ -85,6 +87,14 @@ def test_the_refusals_in_the_pipeline_page_are_what_the_commands_print(tmp_path)
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def console_block() -> list[str]:
+    """The last lines make sweep prints, as the README's quick start shows them."""
+    text = README.read_text()
+    block = re.search(r"<!-- console: make sweep -->\n```\n(.*?)```", text, re.S)
+    assert block, "the README lost the end of make sweep's output"
+    return block.group(1).splitlines()
+
+
 def quoted_findings() -> list[str]:
     text = (DOCS / "reports.md").read_text()
     block = re.search(r"<!-- findings: vanishing -->\n(.*?)<!-- /findings -->", text, re.S)
@@ -127,6 +137,16 @@ def test_the_quoted_findings_are_what_the_vanishing_sweep_finds(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(sweep, capture_output=True, text=True, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # the README's quick start shows how make sweep ends: the same summary and regimes
+    shown = console_block()
+    printed = proc.stdout.splitlines()
+    assert shown[0] in printed and shown[1] in printed, (shown[:2], printed[-6:])
+    assert re.fullmatch(
+        r"recorded: experiment 'vanishing' \(id (\S+)\), sweep run \S+, of sqlite:///\S+/mlflow\.db",
+        shown[2],
+    )
+    eid = shown[2].split("(id ")[1].split(")")[0]
+    assert shown[3:] == where(f"sqlite:///{ROOT / 'mlflow.db'}", "vanishing", eid)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     assert cli(["--experiment", "vanishing", "--tracking-uri", uri, "--out", str(tmp_path)]) == 0
     found = (tmp_path / "tables" / "vanishing" / "findings.md").read_text().splitlines()
