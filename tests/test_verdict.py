@@ -81,3 +81,10 @@ def test_progress_counts_ended_jobs_and_estimates_what_is_left(capsys, monkeypat
     assert capsys.readouterr().out.splitlines() == [
         "sweep: 2 of 4 jobs done, 7 s elapsed, about 7 s left"
     ]
+    # with the jobs' expected costs (longest first): the cost still to come, at the pace so far
+    clock = iter([0.0, 6.0, 12.0])
+    p = progress.Progress(3, every_s=5.0, costs=[8.0, 2.0, 2.0])
+    p.job_ended(0)  # 8 of 12 units in 6 s: 4 more take 3 s (a count alone would say 12 s)
+    assert capsys.readouterr().out.splitlines() == [
+        "sweep: 1 of 3 jobs done, 6 s elapsed, about 3 s left"
+    ]

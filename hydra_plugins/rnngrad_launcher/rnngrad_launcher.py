@@ -89,7 +89,7 @@ class WaitForEveryJob:
             raise
 
     def wait_for(self, jobs, job_overrides) -> list[JobReturn]:
-        returns, progress = [], Progress(len(jobs))
+        returns, progress = [], Progress(len(jobs), costs=getattr(self, "expected_costs", None))
         for job, overrides in zip(jobs, job_overrides, strict=True):  # in order, not as they end
             try:
                 returns.append(job.results()[0])
@@ -101,7 +101,7 @@ class WaitForEveryJob:
                     f"{self._EXECUTOR} job {job.job_id} ended as {job.state}: {err}"
                 )
                 returns.append(failed)
-            progress.job_ended()
+            progress.job_ended(len(returns) - 1)
         return returns
 
 
@@ -157,7 +157,7 @@ class PoolLauncher(Launcher):
         # what every worker needs, imported once by the fork server: this module (execute_job)
         # and the job (MLflow, matplotlib), which experiments/train.py imports lazily
         preload = (__name__, "rnngrad.pipeline.job")
-        progress = Progress(len(jobs))
+        progress = Progress(len(jobs), costs=getattr(self, "expected_costs", None))
         return pool.launch(shared, jobs, workers, failed, preload, progress.job_ended)
 
 

@@ -67,7 +67,7 @@ def launch(
     processes; returns one result per job, in order. `failed(job, err)` makes the result of a
     job whose worker died. `preload`: the modules the fork server imports once for every
     worker (those `shared` and the jobs need); only the first launch of a process sets them.
-    `ended()` is called as each job ends (its result in, or its worker dead)."""
+    `ended(i)` is called as job i ends (its result in, or its worker dead)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))
     start_fork_server()
@@ -85,14 +85,15 @@ def launch(
             busy = [w.conn for w in workers if w.task is not None]
             wait(busy + [w.process.sentinel for w in workers], timeout=1.0)
             for w in list(workers):
+                index = w.task
                 if collect(w, results) and ended:
-                    ended()
+                    ended(index)
                 if not w.process.is_alive():
                     if w.task is not None:  # it died inside a job
                         code = w.process.exitcode
                         results[w.task] = failed(jobs[w.task], WorkerDied(died(code)))
                         if ended:
-                            ended()
+                            ended(w.task)
                     workers.remove(w)
                     if pending:
                         workers.append(start(context, blob))

@@ -26,14 +26,21 @@ def left(done: int, total: int, elapsed: float) -> str:
 
 
 class Progress:
-    """Counts the jobs that ended (any way) and prints where the sweep is."""
+    """Counts the jobs that ended (any way) and prints where the sweep is. With each job's
+    expected cost (`costs`, the sweeper's T·H²·steps, in launch order), the time left is the
+    pace so far per unit of cost times the cost still to come: jobs run longest first, and a
+    count of jobs alone would promise the last short ones as long as the first."""
 
-    def __init__(self, total: int, every_s: float = 5.0) -> None:
+    def __init__(self, total: int, every_s: float = 5.0, costs: list[float] | None = None):
         self.total, self.every_s, self.done = total, every_s, 0
+        self.costs = costs if costs is not None and len(costs) == total else None
+        self.cost_done = 0.0
         self.start = self.last = time.monotonic()
 
-    def job_ended(self) -> None:
+    def job_ended(self, index: int | None = None) -> None:
         self.done += 1
+        if self.costs is not None and index is not None:
+            self.cost_done += self.costs[index]
         now = time.monotonic()
         if self.done < self.total and now - self.last >= self.every_s:
             self.last = now
@@ -41,6 +48,9 @@ class Progress:
 
     def line(self, now: float | None = None) -> str:
         elapsed = (now or time.monotonic()) - self.start
-        return f"sweep: {self.done} of {self.total} jobs done, {duration(elapsed)} elapsed" + left(
-            self.done, self.total, elapsed
-        )
+        if self.costs is not None and self.cost_done > 0:
+            total = sum(self.costs)
+            rest = f", about {duration(elapsed * (total - self.cost_done) / self.cost_done)} left"
+        else:
+            rest = left(self.done, self.total, elapsed)
+        return f"sweep: {self.done} of {self.total} jobs done, {duration(elapsed)} elapsed{rest}"

@@ -60,7 +60,7 @@ class TrackedSweeper(BasicSweeper):
         self.refuse_sqlite_on_slurm(uri)
         interrupts.raise_on_sigterm()
         client, experiment_id, finished = open_experiment(uri, conf)
-        todo, todo_names, skipped, hashes = [], [], [], []
+        todo, todo_names, skipped, hashes, costs = [], [], [], [], []
         for i in sorted(range(len(jobs)), key=lambda i: -work(plans[i])):
             digest = config_hash(plans[i].cfg)
             done = finished.get(digest)
@@ -70,6 +70,7 @@ class TrackedSweeper(BasicSweeper):
             else:
                 todo.append(jobs[i])
                 todo_names.append(names[i])
+                costs.append(work(plans[i]))
                 hashes.append(digest)
         if not todo:  # a relaunch that finds everything finished records nothing new
             print(
@@ -96,6 +97,7 @@ class TrackedSweeper(BasicSweeper):
         )
         sweep = Sweep(client, experiment_id, parent, hashes, conf.experiment)
         launched = [[*job, *extra] for job in todo]
+        self.launcher.expected_costs = costs  # rnngrad's launchers: the time left, by cost
         return self.launch_and_summarise(launched, todo_names, skipped, sweep)
 
     def refuse_sqlite_on_slurm(self, uri: str) -> None:
