@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from browser import HEADLESS, chromium, dom_of
 from hydra import compose, initialize_config_dir
 from matplotlib.colors import to_hex
 from mlflow.entities import Param
@@ -686,37 +687,6 @@ def test_reading_200_runs_takes_seconds(loaded, tmp_path):
     seconds = time.perf_counter() - start
     assert len(big.runs) == 200 and big.profiles["run_id"].nunique() == 200
     assert seconds < 10, seconds
-
-
-def chromium() -> str | None:
-    """Debian's Chromium, installed when missing and we may (CI runs as root, with apt)."""
-    found = shutil.which("chromium")
-    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900
-    )
-    return shutil.which("chromium")
-
-
-HEADLESS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def dom_of(browser: str, flags: list[str], page: Path) -> str:
-    """The page's DOM once Chromium has run its scripts."""
-    command = [browser, *HEADLESS, *flags, "--dump-dom", page.as_uri()]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
 
 
 @pytest.mark.slow

@@ -16,9 +16,14 @@ from mlflow.tracking import MlflowClient
 from stores import empty_store
 
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
+from browser import HEADLESS, chromium, dom_of
 from harness import free_port
 
 from rnngrad.ops.ui import last_experiment
+from rnngrad.pipeline import record as rec
+from rnngrad.reports.cli import main as report
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -74,3 +79,74 @@ def test_make_ui_says_where_the_runs_are_and_is_quiet_per_request(tmp_path):
         f"the runs of 'vanishing' (the experiment run last): {address}/#/experiments/{eid}/runs",
     ]
     assert not [line for line in lines if "GET /" in line or "Warning" in line], out
+
+
+def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_path):
+    """A sweep, its report attached by rnngrad-report --attach, make ui's server, and
+    Chromium: the runs table shows the sweep's run; a run's page its name, its regime tag
+    and its description; the sweep's page its counts and, under report/, the page. The
+    screenshots stay in the test's folder for a person to look at."""
+    browser = chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed and cannot be installed here (not root/apt)")
+    uri = empty_store(tmp_path / "mlflow.db")
+    sweep = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "train.py"), "-m", f"tracking.uri={uri}",
+         f"tracking.artifact_root={tmp_path / 'art'}", f"hydra.sweep.dir={tmp_path / 'mr'}",
+         "tracking.experiment=seen", "debug=default", "task.T=10", "train.seed=0",
+         "model.skip=false", "model.hidden_size=8", "model.activation=tanh,sigmoid"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    out = tmp_path / "reports"
+    assert (
+        report(["--experiment", "seen", "--tracking-uri", uri, "--out", str(out), "--attach"]) == 0
+    )
+    client = MlflowClient(uri)
+    eid = client.get_experiment_by_name("seen").experiment_id
+    runs = client.search_runs([eid])
+    (home,) = [r for r in runs if r.data.tags.get(rec.ROLE) == "sweep"]
+    (tanh,) = [r for r in runs if r.info.run_name == "tanh"]
+    port = free_port()
+    command = [sys.executable, "-m", "rnngrad.ops.ui", "--db", str(tmp_path / "mlflow.db")]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    address = f"http://127.0.0.1:{port}"
+    pages = {
+        "runs": f"{address}/#/experiments/{eid}/runs",
+        "run": f"{address}/#/experiments/{eid}/runs/{tanh.info.run_id}",
+        "sweep": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}",
+        "report": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}/artifacts/report",
+    }
+    try:
+        answered(address, proc)
+        flags = [f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000",
+                 "--window-size=1280,900"]  # fmt: skip
+        dom = {name: dom_of(browser, flags, page) for name, page in pages.items()}
+        for name, page in pages.items():
+            shot = ["--headless", f"--screenshot={tmp_path / name}.png", page]
+            subprocess.run([browser, *HEADLESS, *flags, *shot], capture_output=True, timeout=120)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+    assert home.info.run_name in dom["runs"]  # the sweep's run, its jobs nested under it
+    assert "tanh" in dom["run"] and rec.REGIME in dom["run"]
+    assert tanh.data.tags[rec.NOTE].split(";")[0] in dom["run"]  # its description
+    assert "jobs_finished" in dom["sweep"]
+    assert "seen.html" in dom["report"]
+    assert all((tmp_path / f"{name}.png").stat().st_size > 10_000 for name in pages)
+
+
+def answered(address: str, proc) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(address, timeout=5) as page:
+                if page.status == 200:
+                    return
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the UI never answered"
+        time.sleep(0.5)
