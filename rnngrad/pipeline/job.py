@@ -103,6 +103,7 @@ def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label:
     logger = tracking.RunLogger(client, run_id)  # (no store call: nothing to interrupt)
     try:
         result = train_and_report(plan, label, logger)
+        client.set_terminated(run_id, status="FINISHED")  # a store that fails here: said below
     except BaseException as err:  # record how it ended, then let it propagate
         interrupted = isinstance(err, KeyboardInterrupt)
         error = interrupts.cause(err) if interrupted else f"{type(err).__name__}: {err}"
@@ -110,7 +111,6 @@ def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label:
         print(f"{label}: {'stopped' if interrupted else 'FAILED'}: {said}", flush=True)
         close_failed(client, run_id, logger, error, interrupted)
         raise
-    client.set_terminated(run_id, status="FINISHED")
     result["run_id"] = run_id
     cfg = plan.cfg
     print(result["line"], flush=True)
