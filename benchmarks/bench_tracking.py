@@ -36,10 +36,10 @@ def main(overrides: list[str], repeats: int = 5) -> None:
         parent = client.create_run(experiment, tags={"rnngrad.role": "sweep"}).info.run_id
         store = [
             f"tracking.uri={uri}",
-            f"tracking.experiment_id={experiment}",
-            f"tracking.parent_run_id={parent}",
-            "tracking.job_total=1",
-            f"tracking.git_commit={tracking.git_commit()}",
+            f"internal.experiment_id={experiment}",
+            f"internal.parent_run_id={parent}",
+            "internal.job_total=1",
+            f"internal.git_commit={tracking.git_commit()}",
             "tracking.progress_every_s=1e9",
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -42,7 +42,7 @@ def main(cfg: DictConfig) -> dict:
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
-    in_sweep = cfg.tracking.parent_run_id is not None
+    in_sweep = cfg.internal.parent_run_id is not None
     named = any(o.lstrip("+~").startswith("tracking.experiment=") for o in overrides)
     if not (in_sweep or named or cfg.tracking.experiment == DEBUG):
         cfg.tracking.experiment = SINGLE_RUNS  # not into the preset's experiment

@@ -218,3 +218,21 @@ def composed_sweep(preset: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
     return dict(cfg.hydra.sweeper.params)
+
+
+@pytest.mark.parametrize(
+    "overrides,digest",
+    [
+        ((), "44f058640107822a"),
+        (("model.activation=sigmoid", "task.T=100"), "e64bb36eed58ac5e"),
+        (("internal.crash_at_step=10",), "afe9b202dd447ee3"),  # recorded as train.crash_at_step
+        (("experiment=remedies", "+remedy=irnn"), "3fd79d47b5509037"),
+    ],
+)
+def test_a_runs_identity_is_the_hash_its_store_already_has(overrides, digest):
+    """A run's identity is the one earlier versions recorded, which kept the crash hook under
+    `train`: a relaunch finds their runs finished instead of running them again. What the
+    sweeper sets is not part of it."""
+    assert config.config_hash(composed(*overrides)) == digest
+    told = ("internal.parent_run_id=abc", "internal.job_total=48", "internal.run_name='x'")
+    assert config.config_hash(composed(*overrides, *told)) == digest

@@ -537,7 +537,9 @@ def test_a_run_whose_artifacts_cannot_be_written_still_ends_failed_with_its_erro
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         store = Store(tmp_path)
         art = f"tracking.artifact_root={folder / 'art'}"
-        crashed = store.run(*SWEEP[:4], "task.T=10", "train.crash_at_step=10", art, multirun=False)
+        crashed = store.run(
+            *SWEEP[:4], "task.T=10", "internal.crash_at_step=10", art, multirun=False
+        )
         assert crashed.returncode == 1 and "Traceback" not in crashed.stdout + crashed.stderr
         finished = store.run(*SWEEP[:4], "task.T=20", art, multirun=False)
         assert finished.returncode == 1

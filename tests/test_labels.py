@@ -47,7 +47,7 @@ def test_a_single_runs_name_is_its_command_line_in_the_same_tokens():
     overrides = ["task=adding", "task.T=50", "model.skip=true", "tracking.uri=x", "debug=default"]
     assert override_name(overrides) == "adding skip T=50"
     assert override_name(["+remedy=irnn", "train.seed=3", "optim.lr=0.01"]) == "irnn lr=0.01 s3"
-    where = ["cluster=slurm", "hydra/launcher=basic", "train.crash_at_step=5", "task.T='20'"]
+    where = ["cluster=slurm", "hydra/launcher=basic", "internal.crash_at_step=5", "task.T='20'"]
     assert override_name(where) == "T=20"  # where and how it runs is not what runs
 
 

@@ -38,7 +38,7 @@ from stores import empty_store
 
 from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline.config import INTERNAL, MODELS, build, config_hash, register
+from rnngrad.pipeline.config import MODELS, build, config_hash, register
 from rnngrad.pipeline.labels import run_names
 from rnngrad.pipeline.sweeper import flat_configs
 from rnngrad.tasks import TASKS
@@ -203,7 +203,7 @@ def test_a_run_holds_its_record(store):
     assert run.info.run_name == "tanh"
     assert "[1/2] sigmoid: start" in proc.stdout or "[2/2] sigmoid: start" in proc.stdout
     # params: the flattened resolved config, without the sweeper's bookkeeping
-    assert not [k for k in p if k in INTERNAL] and "tracking.experiment" in p
+    assert not [k for k in p if k.startswith("internal.")] and "tracking.experiment" in p
     assert p["task.name"] == "temporal_order" and p["task.T"] == "12"
     assert p["model.hidden_size"] == "8" and p["optim.clip"] == "1.0" and p["train.steps"] == "20"
     assert p["task.seq_len"] == "12"
@@ -226,8 +226,11 @@ def test_a_run_holds_its_record(store):
     assert tags[rec.REGIME] == verdict.regime(by_step[20])
     note, charts = tags[rec.NOTE].split("\n\n")
     assert charts == rec.BY_T_NOTE
+    back = int(run.data.params["task.seq_len"]) - 1
+    decay = run.data.metrics["decay_factor"]
     assert note.startswith(
-        f"gradient at t = 1: {verdict.power(by_step[20])} of its loss-step value"
+        f"gradient at t = 1 ({back} steps back): {verdict.power(by_step[20])} of its "
+        f"loss-step value, ×{decay:.3g} per step"
     )
     assert f"accuracy {run.data.metrics['valid_accuracy']:.3g}, baseline 0.25" in note
     # the console: each job's line carries the same; the sweep ends saying where it all went
@@ -293,7 +296,7 @@ def test_a_run_holds_its_record(store):
     assert int.from_bytes(png[16:20], "big") >= 780  # sharp: 150 dpi
     config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
-    assert config["tracking"]["git_commit"] == tags[rec.GIT_COMMIT]
+    assert config["internal"]["git_commit"] == tags[rec.GIT_COMMIT]
     # launched again, it finds everything finished, says so, and opens no new sweep run
     again = store.launch(*RECORDED)
     ok(again)
@@ -553,7 +556,7 @@ def test_a_failing_job_is_failed_and_the_others_still_run(store):
         "train.seed=0",
         "model.activation=tanh",
         "model.skip=false",
-        "train.crash_at_step=null,10",
+        "internal.crash_at_step=null,10",
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed" in proc.stdout and "FAILED" in proc.stdout

@@ -124,7 +124,7 @@ def store(tmp_path_factory) -> Path:
         "task.T=20",
         "train.seed=0",
         "optim.lr=0.1",
-        "train.crash_at_step=10",
+        "internal.crash_at_step=10",
         "train.early_stop=false",
         multirun=False,
     )
@@ -534,7 +534,7 @@ def test_runs_of_an_older_record_get_a_note_not_a_crash(tmp_path, capsys):
 
 
 def test_an_experiment_whose_runs_all_failed_gets_a_report_not_a_crash(tmp_path):
-    proc = train(tmp_path, "train.crash_at_step=0", multirun=False, experiment="all_failed")
+    proc = train(tmp_path, "internal.crash_at_step=0", multirun=False, experiment="all_failed")
     assert proc.returncode != 0  # the run failed before it logged any evaluation
     out = build(tmp_path, tmp_path / "out", "all_failed")
     findings = (out / "tables" / "all_failed" / "findings.md").read_text()

@@ -27,20 +27,28 @@ def test_the_regime_rule_is_two_decades_either_way(log10_ratio, regime):
     assert verdict.regime(log10_ratio) == regime
 
 
-def test_a_description_says_the_gradient_and_the_metric_against_its_baseline():
-    final = {"log10_ratio": -63.6, "valid_accuracy": 0.2712}
-    said = verdict.describe(final, "accuracy", {"baseline_accuracy": 0.25})
+def test_a_description_says_the_gradient_its_decay_and_the_metric_against_its_baseline():
+    final = {
+        "log10_ratio": -63.6,
+        "decay_factor": 0.2291,
+        "fall_1e6": 9.0,
+        "valid_accuracy": 0.2712,
+    }
+    said = verdict.describe(final, "accuracy", {"baseline_accuracy": 0.25}, 100)
     assert said == (
-        "gradient at t = 1: 10^-64 of its loss-step value (vanishing); "
-        "accuracy 0.271, baseline 0.25"
+        "gradient at t = 1 (99 steps back): 10^-64 of its loss-step value, ×0.229 per step, "
+        "under 10^-6 from 9 steps back (vanishing); accuracy 0.271, baseline 0.25"
     )
-    assert verdict.describe({"log10_ratio": -1.26}, "mse", {}) == (
-        "gradient at t = 1: 10^-1.3 of its loss-step value (stable)"
+    # a gradient that never falls 10^-6 within the sequence has no such distance to say
+    stable = {"log10_ratio": -1.26, "decay_factor": 0.9707, "fall_1e6": math.nan}
+    assert verdict.describe(stable, "mse", {}, 100) == (
+        "gradient at t = 1 (99 steps back): 10^-1.3 of its loss-step value, ×0.971 per step "
+        "(stable)"
     )
-    assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}) == "bpc 2.5"
-    assert verdict.describe({}, "accuracy", {}) == ""
-    said = verdict.describe({"log10_ratio": -math.inf}, "mse", {})
-    assert said == "gradient at t = 1: 0 of its loss-step value (vanishing)"
+    assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}, 50) == "bpc 2.5"
+    assert verdict.describe({}, "accuracy", {}, 10) == ""
+    said = verdict.describe({"log10_ratio": -math.inf}, "mse", {}, 10)
+    assert said == "gradient at t = 1 (9 steps back): 0 of its loss-step value (vanishing)"
 
 
 def test_where_names_the_commands_for_the_store_it_is_in():

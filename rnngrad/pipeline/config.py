@@ -6,8 +6,10 @@ Every default is written once, where the value is used:
 - a model's parameters: its class's constructor (rnngrad/rnn.py, rnngrad/attention.py), except
   hidden_size, which the engine requires and the pipeline sets (HIDDEN_SIZE);
 - optim and train: the fields of rnngrad.training.Settings (optim: OPTIM_KEYS; train: the
-  rest, plus crash_at_step, a debugging aid of the pipeline's);
-- tracking: TrackingConf below.
+  rest, plus the remedy's name);
+- tracking: TrackingConf below;
+- internal: InternalConf below, what the sweeper tells each job and the pipeline's debugging
+  hook; not a setting of the experiment (never a param, a name, or in --help).
 
 Hydra's ConfigStore gets one schema per task and per model (the options `task=<name>` and
 `model=<name>`), so a key that does not apply to the chosen one (task.T for digits,
@@ -81,15 +83,13 @@ OptimConf = settings_schema("OptimConf", [f for f in SETTINGS if f.name in OPTIM
 TrainConf = settings_schema(
     "TrainConf",
     [f for f in SETTINGS if f.name not in OPTIM_KEYS],
-    # a debugging aid: raise at the first evaluation at or after this step (the failure path)
     extra=(
-        ("crash_at_step", plain_type(int | None), field(default=None)),
         # the remedy a run applies, by name (plain SGD, clipping, IRNN, ...): the reports draw
         # it as one axis; the settings it stands for stay in the run's params
         ("remedy", plain_type(str | None), field(default=None)),
     ),
 )
-PIPELINE_ONLY = ("crash_at_step", "remedy")  # train keys that are not Settings fields
+PIPELINE_ONLY = ("remedy",)  # train keys that are not Settings fields
 
 
 @dataclass
@@ -101,23 +101,23 @@ class TrackingConf:
     rerun: bool = False  # run again configurations that already finished
     stale_after_min: float = 30.0  # a RUNNING run silent this long on another host is dead
     progress_every_s: float = 5.0  # at most one progress line per job this often
-    # set by the sweeper for each job; not part of a run's identity
+
+
+@dataclass
+class InternalConf:
+    """Not user configuration: what the sweeper tells each of its jobs, and a debugging hook.
+    None of it is logged as a param, names a run, or shows in `--help`."""
+
     experiment_id: str | None = None
-    parent_run_id: str | None = None
+    parent_run_id: str | None = None  # the sweep's run; None: a single run
     job_total: int | None = None
-    git_commit: str | None = None
+    git_commit: str | None = None  # the sweep's, so that each job need not ask git
     swept: str | None = None  # the config keys the sweep varies, comma-separated
     run_name: str | None = None  # the job's name (labels.run_names)
-
-
-# The sweeper's bookkeeping and the debugging hook: recorded as tags or not at all, never as
-# params (the run's params are what a user configured)
-INTERNAL = (
-    *(f"tracking.{k}" for k in ("experiment_id", "parent_run_id", "job_total", "git_commit")),
-    "tracking.swept",
-    "tracking.run_name",
-    "train.crash_at_step",
-)
+    # raise at the first evaluation at or after this step: the failure path, on purpose. The
+    # one internal key that is part of a run's identity (config_hash): a run made to fail is
+    # not the run that finishes.
+    crash_at_step: int | None = None
 
 
 @dataclass
@@ -127,6 +127,7 @@ class Config:
     optim: Any = field(default_factory=OptimConf)
     train: Any = field(default_factory=TrainConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
+    internal: InternalConf = field(default_factory=InternalConf)
 
 
 def register() -> None:
@@ -256,8 +257,11 @@ def plain(cfg: DictConfig) -> dict:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """A stable hash of what defines a run: the resolved config without `tracking`."""
-    defining = {k: v for k, v in plain(cfg).items() if k != "tracking"}
+    """A stable hash of what defines a run: the resolved config without `tracking` and
+    `internal`, except the crash hook (InternalConf), which is hashed as `train.crash_at_step`
+    so that runs recorded before it moved to `internal` keep their hash."""
+    defining = {k: v for k, v in plain(cfg).items() if k not in ("tracking", "internal")}
+    defining["train"] = {**defining["train"], "crash_at_step": cfg.internal.crash_at_step}
     text = json.dumps(defining, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

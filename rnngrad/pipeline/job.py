@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from ..training import train
 from . import claims, interrupts, store, tracking
 from . import record as rec
-from .config import INTERNAL, Plan, config_hash, flatten, plain, take
+from .config import Plan, config_hash, flatten, plain, take
 from .errors import one_line
 from .labels import job_label, override_name, run_title
 from .recorder import Recorder
@@ -31,23 +31,23 @@ from .verdict import describe, regime, where
 
 def run(cfg: DictConfig, overrides: list[str], job_index: int | None = None) -> dict:
     """Train one configuration and record it; returns what the sweep summary needs."""
-    if cfg.tracking.enabled and not cfg.tracking.git_commit:  # its config.yaml says it too
-        cfg.tracking.git_commit = tracking.git_commit()
+    if cfg.tracking.enabled and not cfg.internal.git_commit:  # its config.yaml says it too
+        cfg.internal.git_commit = tracking.git_commit()
     plan = take(cfg)
-    name = cfg.tracking.run_name or override_name(overrides) or plan.task.name
-    label = job_label(name, job_index, cfg.tracking.job_total)
+    name = cfg.internal.run_name or override_name(overrides) or plan.task.name
+    label = job_label(name, job_index, cfg.internal.job_total)
     if not cfg.tracking.enabled:
         result = train_and_report(plan, label, None)
         print(result["line"], flush=True)
         return result
     uri = store.credentials_to_env(store.store_uri(cfg.tracking.uri))
-    client = store.open_client(uri, checked=cfg.tracking.experiment_id is not None)
-    experiment_id = cfg.tracking.experiment_id or tracking.ensure_experiment(
+    client = store.open_client(uri, checked=cfg.internal.experiment_id is not None)
+    experiment_id = cfg.internal.experiment_id or tracking.ensure_experiment(
         client,
         cfg.tracking.experiment,
         tracking.artifact_location(uri, cfg.tracking.artifact_root, cfg.tracking.experiment),
     )
-    if cfg.tracking.parent_run_id is None:  # a single run; in a sweep, the sweeper did this
+    if cfg.internal.parent_run_id is None:  # a single run; in a sweep, the sweeper did this
         claims.close_stale(client, experiment_id, cfg.tracking.stale_after_min)
     digest = config_hash(cfg)
 
@@ -82,18 +82,16 @@ def run_tags(plan: Plan, overrides: list[str], digest: str) -> dict[str, str]:
     tags = {
         rec.VERSION_TAG: str(rec.VERSION),
         rec.CONFIG_HASH: digest,
-        rec.OVERRIDES: store.public(
-            " ".join(o for o in overrides if not o.startswith("tracking."))
-        ),
-        rec.GIT_COMMIT: cfg.tracking.git_commit,
+        rec.OVERRIDES: store.public(" ".join(o for o in overrides if reproduces(o))),
+        rec.GIT_COMMIT: cfg.internal.git_commit,
         rec.TASK: task.name,
         rec.MODEL: plan.model.label,
         rec.METRIC: task.metric,
         rec.HIGHER_IS_BETTER: str(task.higher_is_better).lower(),
-        rec.SWEPT: cfg.tracking.swept or "",
+        rec.SWEPT: cfg.internal.swept or "",
     }
-    if cfg.tracking.parent_run_id:
-        tags[rec.PARENT] = cfg.tracking.parent_run_id
+    if cfg.internal.parent_run_id:
+        tags[rec.PARENT] = cfg.internal.parent_run_id
     return tags
 
 
@@ -114,7 +112,7 @@ def train_and_record(client, experiment_id: str, run_id: str, plan: Plan, label:
     result["run_id"] = run_id
     cfg = plan.cfg
     print(result["line"], flush=True)
-    if not cfg.tracking.parent_run_id:  # a single run says where it went (a sweep, at its end)
+    if not cfg.internal.parent_run_id:  # a single run says where it went (a sweep, at its end)
         uri = store.public(client.tracking_uri)
         name = cfg.tracking.experiment
         print(f"recorded: run {run_id} in experiment '{name}' (id {experiment_id}) of {uri}")
@@ -159,7 +157,8 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
     if logger:
         record_outcome(plan, logger, recorder, outcome, seconds)
     final = outcome.final
-    said = describe(final, plan.task.metric, recorder.scalars[0] if recorder.scalars else {})
+    start = recorder.scalars[0] if recorder.scalars else {}
+    said = describe(final, plan.task.metric, start, plan.task.seq_len)
     line = f"{label}: {outcome.status} after {outcome.steps} steps in {seconds:.2f} s"
     line += f"; {said}" if said else ""
     if recorder.check_failure:
@@ -176,12 +175,20 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
     }
 
 
+def reproduces(override: str) -> bool:
+    """Whether an override is part of what makes the run (the overrides tag): not where it is
+    recorded, nor the sweeper's bookkeeping; the crash hook is (config.InternalConf)."""
+    if override.startswith("internal."):
+        return override.startswith("internal.crash_at_step=")
+    return not override.startswith("tracking.")
+
+
 def run_params(plan: Plan) -> dict:
     """The run's params: the flattened config (credentials stripped) and the task's sizes."""
     params = {
         k: store.public(v) if isinstance(v, str) else v
         for k, v in flatten(plain(plan.cfg)).items()
-        if k not in INTERNAL
+        if not k.startswith("internal.")
     }
     task = plan.task
     params.update(
@@ -204,7 +211,7 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
         found = regime(scalars.get("log10_ratio"))
         if found:
             logger.tag(tag, found)
-    said = describe(outcome.final, plan.task.metric, start)
+    said = describe(outcome.final, plan.task.metric, start, plan.task.seq_len)
     if said:  # the run's description in the MLflow UI: its outcome, and how to read its charts
         logger.tag(rec.NOTE, f"{said}\n\n{rec.BY_T_NOTE}" if recorder.steps else said)
     if outcome.diverged_at is not None:

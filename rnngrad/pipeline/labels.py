@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 
 def run_label(overrides: list[str]) -> str:
-    """ "activation=tanh skip=true T=30 seed=0" from the job's overrides (tracking.* left out)."""
+    """ "activation=tanh skip=true T=30 seed=0" from the job's overrides (tracking.* and
+    internal.* left out)."""
     parts = []
     for o in overrides:
-        if o.startswith("tracking.") or "=" not in o:
+        if o.startswith(("tracking.", "internal.")) or "=" not in o:
             continue
         key, value = o.split("=", 1)
         parts.append(f"{key.rsplit('.', 1)[-1].lstrip('+~')}={value}")
@@ -93,7 +94,7 @@ def determined(key: str, naming: list[str], values: list[dict]) -> bool:
     return all(len(found) == 1 for found in seen.values())
 
 
-NOT_NAMED = ("experiment", "debug", "cluster", "train.crash_at_step")  # where and how, not what
+NOT_NAMED = ("experiment", "debug", "cluster")  # where and how, not what
 
 
 def override_name(overrides: list[str]) -> str:
@@ -102,7 +103,7 @@ def override_name(overrides: list[str]) -> str:
     pairs = []
     for o in overrides:
         key, sep, value = o.lstrip("+~").partition("=")
-        if not sep or key.startswith(("tracking.", "hydra")) or key in NOT_NAMED:
+        if not sep or key.startswith(("tracking.", "internal.", "hydra")) or key in NOT_NAMED:
             continue
         pairs.append((key, value.strip("'\"")))
     pairs.sort(key=lambda kv: -1 if "." not in kv[0] else ORDER.get(kv[0], 50))

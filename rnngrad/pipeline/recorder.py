@@ -17,11 +17,11 @@ from .tracking import RunLogger
 class Recorder:
     """Receives the training loop's evaluations: buffers them for MLflow, keeps the profile
     history, prints a progress line now and then, warns at the first failed self-check, and
-    can fail on purpose (train.crash_at_step)."""
+    can fail on purpose (internal.crash_at_step)."""
 
     def __init__(self, plan, label: str, logger: RunLogger | None) -> None:
         self.label, self.logger = label, logger
-        self.crash_at = plan.cfg.train.crash_at_step
+        self.crash_at = plan.cfg.internal.crash_at_step
         self.every_s, self.total = plan.cfg.tracking.progress_every_s, plan.settings.steps
         self.steps, self.arrays = [], {name: [] for name in rec.PROFILE_ARRAYS}
         self.scalars: list[dict] = []  # every evaluation, for history.csv
@@ -32,7 +32,7 @@ class Recorder:
         interrupts.raise_if_stopped()  # at every evaluation: a stop a library swallowed
         if self.crash_at is not None and ev.step >= self.crash_at:
             raise RuntimeError(
-                f"train.crash_at_step={self.crash_at}: deliberate failure at step {ev.step}"
+                f"internal.crash_at_step={self.crash_at}: deliberate failure at step {ev.step}"
             )
         self.scalars.append({"step": ev.step, **ev.scalars})
         if ev.log10_long is not None:

@@ -31,7 +31,9 @@ def open_experiment(uri: str, conf) -> tuple:
     return client, experiment_id, finished
 
 
-def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str) -> str:
+def open_parent_run(
+    client, experiment_id: str, uri: str, arguments, swept: str, commit: str | None
+) -> str:
     """The sweep's own run, under which its jobs' runs nest."""
     try:  # the store may be full, or gone since it was checked
         return client.create_run(
@@ -40,7 +42,7 @@ def open_parent_run(client, experiment_id: str, uri: str, arguments, swept: str)
             tags={
                 rec.SWEEP_OVERRIDES: store.public(" ".join(arguments)),
                 rec.ROLE: "sweep",
-                rec.GIT_COMMIT: tracking.git_commit(),
+                rec.GIT_COMMIT: commit,
                 rec.SWEPT: swept,
                 **claims.identity(),
             },

@@ -47,7 +47,7 @@ class TrackedSweeper(BasicSweeper):
         flat = flat_configs(plans)
         names = run_names(flat)  # quoted: the value has spaces and "="; a name has no quote
         jobs = [
-            [*job, f"tracking.run_name='{name}'"] for job, name in zip(jobs, names, strict=True)
+            [*job, f"internal.run_name='{name}'"] for job, name in zip(jobs, names, strict=True)
         ]
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not conf.enabled:
@@ -55,6 +55,7 @@ class TrackedSweeper(BasicSweeper):
         # MLflow is imported here, once there is a sweep to record: Hydra imports this module
         # to find its plugins, and a bad configuration or --help need not wait for MLflow.
         from .sweep_record import Sweep, open_experiment, open_parent_run
+        from .tracking import git_commit
 
         uri = store.credentials_to_env(store.store_uri(conf.uri))
         self.refuse_sqlite_on_slurm(uri)
@@ -82,13 +83,15 @@ class TrackedSweeper(BasicSweeper):
             say_where(client, experiment_id, None, conf.experiment, recorded=False)
             return []
         swept = ",".join(varied_keys(flat))
-        parent = open_parent_run(client, experiment_id, uri, arguments, swept)
+        commit = git_commit()  # asked once: every job runs this checkout
+        parent = open_parent_run(client, experiment_id, uri, arguments, swept, commit)
         extra = [
             f"tracking.uri={uri}",
-            f"tracking.experiment_id={experiment_id}",
-            f"tracking.parent_run_id={parent}",
-            f"tracking.job_total={len(todo)}",
-            f"tracking.swept='{swept}'",  # quoted: the commas are not a sweep
+            f"internal.experiment_id={experiment_id}",
+            f"internal.parent_run_id={parent}",
+            f"internal.job_total={len(todo)}",
+            f"internal.swept='{swept}'",  # quoted: the commas are not a sweep
+            *([f"internal.git_commit={commit}"] if commit else []),
         ]
         print(
             f"sweep: {len(todo)} to run, {len(skipped)} already finished; "

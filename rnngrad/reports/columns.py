@@ -68,9 +68,9 @@ def column(param: str) -> str:
 
 def is_setting(param: str) -> bool:
     """A param the user set (not the store's address, nothing derived from the task, and not
-    the deliberate crash of the fault tests)."""
+    the deliberate crash of the fault tests, which earlier versions logged as a param)."""
     return (
-        not param.startswith("tracking.")
+        not param.startswith(("tracking.", "internal."))
         and param not in DERIVED
         and param != "train.crash_at_step"
     )

@@ -132,7 +132,9 @@ def solved_sentence(runs: pd.DataFrame, axes: list[str]) -> str | None:
     _, most, _ = runs_per_key(runs, [a for a in axes if a != SEED])
     who = "the task was solved" if most == 1 else "most seeds solved the task"
     if all(value is None for value, _ in parts):
-        return f"{who[0].upper()}{who[1:]} at no {length}."
+        did = "was the task solved" if most == 1 else "did most seeds solve the task"
+        k = int((runs["solved"] == 1).sum())
+        return f"At no {length} {did} ({k} of {len(runs)} runs solved it)."
     listed = "; ".join(
         (f"{length} = {value}" if value else f"no {length}") + (f" ({label})" if label else "")
         for value, label in parts
