@@ -21,6 +21,7 @@ Run: .venv/bin/pytest tests/test_pipeline.py   (about 2 minutes)
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import signal
@@ -230,7 +231,7 @@ def test_a_run_holds_its_record(store):
     decay = run.data.metrics["decay_factor"]
     assert note.startswith(
         f"gradient at t = 1 ({back} steps back): {verdict.power(by_step[20])} of its "
-        f"loss-step value, ×{decay:.3g} per step"
+        f"loss-step value, ×{decay:#.3g} per step"
     )
     assert f"accuracy {run.data.metrics['valid_accuracy']:.3g}, baseline 0.25" in note
     # the console: each job's line carries the same; the sweep ends saying where it all went
@@ -249,9 +250,15 @@ def test_a_run_holds_its_record(store):
     )
     assert tail[2] == (
         f"browse: mlflow ui --backend-store-uri {store.uri}, then "
-        f"http://127.0.0.1:5000/#/experiments/{eid}/runs"
+        f"http://127.0.0.1:5000/#/experiments/{eid}/runs?viewStateShareKey={rec.VIEW_KEY}"
+        "&workflowType=machine_learning"
     )
     assert tail[3] == f"report: rnngrad-report --experiment debug --tracking-uri {store.uri}"
+    # the view that address opens (tests/test_ui.py opens it in a browser): by gradient
+    view = json.loads(store.client().get_experiment(eid).tags[rec.VIEW_TAG])
+    assert view["orderByKey"] == "metrics.`log10_ratio`" and view["orderByAsc"]
+    assert view["selectedColumns"][0] == f"tags.`{rec.REGIME}`"
+    assert "metrics.`valid_accuracy`" in view["selectedColumns"]
     # the sweep's own run: its counts as metrics, and a description saying them
     home = parent.data
     assert home.metrics["jobs_finished"] + home.metrics["jobs_solved"] == 2
@@ -317,7 +324,7 @@ def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):
     assert single.stdout.strip().splitlines()[-3:] == [
         f"recorded: run {rid} in experiment 'single_runs' (id {eid}) of {store.uri}",
         f"browse: mlflow ui --backend-store-uri {store.uri}, then "
-        f"http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}",
+        f"http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}?workflowType=machine_learning",
         f"report: rnngrad-report --experiment single_runs --tracking-uri {store.uri}",
     ]
     ok(store.launch("debug=default", "task.T=10", multirun=False))

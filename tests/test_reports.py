@@ -302,9 +302,8 @@ def test_the_run_list_links_each_run_to_the_ui_and_leaves_its_name_to_the_column
     assert settings == ["activation", "skip", "T", "seed"]
     html = page.table_html(listed, EXP, "http://127.0.0.1:5000")
     for eid, rid in zip(listed.frame["experiment_id"], listed.frame["run_id"], strict=True):
-        assert (
-            f"<a href='http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}'>{rid[:8]}</a>" in html
-        )
+        address = f"http://127.0.0.1:5000/#/experiments/{eid}/runs/{rid}"
+        assert f"<a href='{address}?workflowType=machine_learning'>{rid[:8]}</a>" in html
     assert "<a href='http" not in page.table_html(listed, EXP)  # no UI known: no links
 
 

@@ -3,6 +3,7 @@ serves the real MLflow UI on the project's store, and prints no line per request
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,13 +39,15 @@ def test_the_experiment_run_last_is_found_without_mlflow(tmp_path):
     client.create_run(second)
     time.sleep(0.01)
     client.create_run(first)
-    assert last_experiment(tmp_path / "mlflow.db") == (first, "first")
+    assert last_experiment(tmp_path / "mlflow.db") == (first, "first", False)
+    client.set_experiment_tag(first, rec.VIEW_TAG, "{}")  # what a sweep shares
+    assert last_experiment(tmp_path / "mlflow.db") == (first, "first", True)
 
 
 def test_make_ui_says_where_the_runs_are_and_is_quiet_per_request(tmp_path):
     uri = empty_store(tmp_path / "mlflow.db")
     client = MlflowClient(uri)
-    eid = client.create_experiment("vanishing")
+    eid = client.create_experiment("vanishing", tags={rec.VIEW_TAG: "{}"})
     client.create_run(eid)
     port = free_port()
     command = [sys.executable, "-m", "rnngrad.ops.ui", "--db", str(tmp_path / "mlflow.db")]
@@ -70,16 +73,18 @@ def test_make_ui_says_where_the_runs_are_and_is_quiet_per_request(tmp_path):
     lines = out.splitlines()
     assert lines[:2] == [
         f"MLflow UI on {address} (Ctrl-C to stop)",
-        f"the runs of 'vanishing' (the experiment run last): {address}/#/experiments/{eid}/runs",
+        f"the runs of 'vanishing' (the experiment run last): {address}/#/experiments/{eid}/runs"
+        f"?viewStateShareKey={rec.VIEW_KEY}&workflowType=machine_learning",
     ]
     assert not [line for line in lines if "GET /" in line or "Warning" in line], out
 
 
 def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_path):
     """A sweep, its report attached by rnngrad-report --attach, make ui's server, and
-    Chromium: the runs table shows the sweep's run; a run's page its name, its regime tag
-    and its description; the sweep's page its counts and, under report/, the page. The
-    screenshots stay in the test's folder for a person to look at."""
+    Chromium: the runs table shows the sweep's run; a run's page, in the "Model training"
+    view, its name, its regime tag and its description; the sweep's page its counts and,
+    under report/, the page; the compare view the two runs' metrics and tags side by side.
+    The screenshots stay in the test's folder for a person to look at."""
     browser = chromium()
     if browser is None:
         pytest.skip("Chromium is not installed and cannot be installed here (not root/apt)")
@@ -101,6 +106,8 @@ def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_pa
     runs = client.search_runs([eid])
     (home,) = [r for r in runs if r.data.tags.get(rec.ROLE) == "sweep"]
     (tanh,) = [r for r in runs if r.info.run_name == "tanh"]
+    (sigmoid,) = [r for r in runs if r.info.run_name == "sigmoid"]
+    pair = json.dumps([tanh.info.run_id, sigmoid.info.run_id], separators=(",", ":"))
     port = free_port()
     command = [sys.executable, "-m", "rnngrad.ops.ui", "--db", str(tmp_path / "mlflow.db")]
     proc = subprocess.Popen(
@@ -108,11 +115,15 @@ def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_pa
         start_new_session=True,
     )  # fmt: skip
     address = f"http://127.0.0.1:{port}"
+    (said,) = [line for line in sweep.stdout.splitlines() if line.startswith("browse: ")]
+    ml = "workflowType=machine_learning"  # the "Model training" view (verdict.ui_page)
     pages = {
-        "runs": f"{address}/#/experiments/{eid}/runs",
-        "run": f"{address}/#/experiments/{eid}/runs/{tanh.info.run_id}",
-        "sweep": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}",
-        "report": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}/artifacts/report",
+        "by_gradient": said.rsplit(" ", 1)[-1].replace("http://127.0.0.1:5000", address),
+        "runs": f"{address}/#/experiments/{eid}/runs?{ml}",
+        "run": f"{address}/#/experiments/{eid}/runs/{tanh.info.run_id}?{ml}",
+        "sweep": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}?{ml}",
+        "report": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}/artifacts/report?{ml}",
+        "compare": f'{address}/#/compare-runs?runs={pair}&experiments=["{eid}"]&{ml}',
     }
     try:
         answered(address, proc)
@@ -126,10 +137,18 @@ def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_pa
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)
     assert home.info.run_name in dom["runs"]  # the sweep's run, its jobs nested under it
+    # the table the sweep's last line opens: every run, the most vanished first, its regime
+    shown = dom["by_gradient"]
+    assert "shared view" in shown and rec.REGIME in shown and "decay_factor" in shown
+    first, second = sorted((tanh, sigmoid), key=lambda r: r.data.metrics["log10_ratio"])
+    assert shown.index(f">{first.info.run_name}<") < shown.index(f">{second.info.run_name}<")
     assert "tanh" in dom["run"] and rec.REGIME in dom["run"]
+    assert "Evaluation runs" not in dom["run"]  # the "Model training" view, not the GenAI one
     assert tanh.data.tags[rec.NOTE].split(";")[0] in dom["run"]  # its description
     assert "jobs_finished" in dom["sweep"]
     assert "seen.html" in dom["report"]
+    assert "tanh" in dom["compare"] and "sigmoid" in dom["compare"]  # side by side
+    assert "log10_ratio" in dom["compare"] and rec.REGIME in dom["compare"]
     assert all((tmp_path / f"{name}.png").stat().st_size > 10_000 for name in pages)
 
 

@@ -45,6 +45,8 @@ def test_a_description_says_the_gradient_its_decay_and_the_metric_against_its_ba
         "gradient at t = 1 (99 steps back): 10^-1.3 of its loss-step value, ×0.971 per step "
         "(stable)"
     )
+    flat = {"log10_ratio": 0.0, "decay_factor": 1.0001}
+    assert "×1.00 per step" in verdict.describe(flat, "mse", {}, 10)  # three digits, always
     assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}, 50) == "bpc 2.5"
     assert verdict.describe({}, "accuracy", {}, 10) == ""
     said = verdict.describe({"log10_ratio": -math.inf}, "mse", {}, 10)
@@ -54,19 +56,21 @@ def test_a_description_says_the_gradient_its_decay_and_the_metric_against_its_ba
 def test_where_names_the_commands_for_the_store_it_is_in():
     home = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
     assert verdict.where(home, "vanishing", "2") == [
-        "browse: make ui, then http://127.0.0.1:5000/#/experiments/2/runs",
+        "browse: make ui, then http://127.0.0.1:5000/#/experiments/2/runs"
+        "?viewStateShareKey=by-gradient&workflowType=machine_learning",
         "report: make report EXPERIMENT=vanishing",
     ]
     other = "sqlite:////data/runs.db"
     assert verdict.where(other, "mine", "5", "abc") == [
         "browse: mlflow ui --backend-store-uri sqlite:////data/runs.db, then "
-        "http://127.0.0.1:5000/#/experiments/5/runs/abc",
+        "http://127.0.0.1:5000/#/experiments/5/runs/abc?workflowType=machine_learning",
         "report: rnngrad-report --experiment mine --tracking-uri sqlite:////data/runs.db",
     ]
     server = "http://alice:secret@cluster:5050/"
     said = verdict.where(server, "horizon", "7")
     assert said == [
-        "browse: http://cluster:5050/#/experiments/7/runs",
+        "browse: http://cluster:5050/#/experiments/7/runs"
+        "?viewStateShareKey=by-gradient&workflowType=machine_learning",
         "report: rnngrad-report --experiment horizon --tracking-uri http://cluster:5050/",
     ]
 

@@ -30,6 +30,10 @@ SELFCHECK = "rnngrad.selfcheck"  # "passed" or "FAILED at step N: …"
 REGIME = "rnngrad.regime"  # vanishing, stable or exploding at the end (pipeline/verdict.py)
 REGIME_INITIAL = "rnngrad.regime_initial"  # the same at initialisation (step 0)
 NOTE = "mlflow.note.content"  # the run's description in the UI: its outcome in one line
+# An experiment's runs table as the MLflow UI opens it from ?viewStateShareKey=<key> (the UI's
+# "shared view", held in an experiment tag): every run, flat, the most vanished first
+VIEW_KEY = "by-gradient"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 OVERRIDES = "rnngrad.overrides"
 GIT_COMMIT = "rnngrad.git_commit"
 ROLE = "rnngrad.role"  # "sweep" on a sweep's parent run

@@ -4,6 +4,7 @@ and how that record is kept and closed while and after the jobs run."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import threading
 import time
@@ -15,13 +16,15 @@ from . import record as rec
 from .errors import one_line
 
 
-def open_experiment(uri: str, conf) -> tuple:
+def open_experiment(uri: str, conf, metrics: list[str]) -> tuple:
     """(client, experiment id, {config hash: id of its FINISHED run}), with the RUNNING runs
-    of dead processes closed; a store that cannot be used ends the sweep in one line."""
+    of dead processes closed and the runs table's view by gradient (gradient_view) shared; a
+    store that cannot be used ends the sweep in one line. `metrics`: the tasks' metrics."""
     try:
         client = store.open_client(uri)
         location = tracking.artifact_location(uri, conf.artifact_root, conf.experiment)
         experiment_id = tracking.ensure_experiment(client, conf.experiment, location)
+        client.set_experiment_tag(experiment_id, rec.VIEW_TAG, gradient_view(metrics))
         killed = claims.close_stale(client, experiment_id, conf.stale_after_min)
         finished = {} if conf.rerun else tracking.finished_runs(client, experiment_id)
     except Exception as err:
@@ -29,6 +32,22 @@ def open_experiment(uri: str, conf) -> tuple:
     if killed:
         print(f"sweep: marked {len(killed)} run(s) of dead processes KILLED", flush=True)
     return client, experiment_id, finished
+
+
+def gradient_view(metrics: list[str]) -> str:
+    """The runs table that answers "what vanished?": every run in one flat list (sorting
+    un-nests the sweep's runs), by the long-range log10 ratio, lowest first, beside its regime
+    tag, its per-step decay factor and each metric against its no-learning baseline."""
+    columns = [f"tags.`{rec.REGIME}`", "metrics.`log10_ratio`", "metrics.`decay_factor`"]
+    for metric in metrics:
+        columns += [f"metrics.`valid_{metric}`", f"metrics.`baseline_{metric}`"]
+    view = {
+        "orderByKey": "metrics.`log10_ratio`",
+        "orderByAsc": True,
+        "selectedColumns": columns,
+        "columnOrder": columns,
+    }
+    return json.dumps(view)
 
 
 def open_parent_run(

@@ -60,7 +60,8 @@ class TrackedSweeper(BasicSweeper):
         uri = store.credentials_to_env(store.store_uri(conf.uri))
         self.refuse_sqlite_on_slurm(uri)
         interrupts.raise_on_sigterm()
-        client, experiment_id, finished = open_experiment(uri, conf)
+        metrics = sorted({plan.task.metric for plan in plans})
+        client, experiment_id, finished = open_experiment(uri, conf, metrics)
         todo, todo_names, skipped, hashes, costs = [], [], [], [], []
         for i in sorted(range(len(jobs)), key=lambda i: -work(plans[i])):
             digest = config_hash(plans[i].cfg)

@@ -16,11 +16,25 @@ from __future__ import annotations
 
 import math
 
+from .record import VIEW_KEY
 from .store import PROJECT_ROOT, public
 
 DECADES = 2.0  # |r| ≤ 2: stable
 REGIMES = ("vanishing", "stable", "exploding")
-UI = "http://127.0.0.1:5000"  # where `make ui` serves the project's SQLite store
+UI_PORT = 5000
+UI = f"http://127.0.0.1:{UI_PORT}"  # where `make ui` serves the project's SQLite store
+
+
+def ui_page(
+    address: str, experiment_id: str, run_id: str | None = None, by_gradient: bool = False
+) -> str:
+    """An experiment's runs table (or one run) in the MLflow UI at `address`, in its "Model
+    training" view: without the parameter, a browser that has not chosen a view opens a run
+    in the GenAI one, which lists it under "Evaluation runs". `by_gradient`: the table as a
+    sweep shares it (record.VIEW_TAG: flat, the most vanished first, with the regime)."""
+    run = f"/{run_id}" if run_id else ""
+    view = f"viewStateShareKey={VIEW_KEY}&" if by_gradient else ""
+    return f"{address}/#/experiments/{experiment_id}/runs{run}?{view}workflowType=machine_learning"
 
 
 def regime(log10_ratio: float | None) -> str | None:
@@ -56,7 +70,7 @@ def describe(final: dict, metric: str, baseline: dict, seq_len: int) -> str:
         )
         factor = final.get("decay_factor")
         if factor is not None and math.isfinite(factor):
-            said += f", ×{factor:.3g} per step"
+            said += f", ×{factor:#.3g} per step"  # ×1.00, not ×1
         fall = final.get("fall_1e6")
         if fall is not None and math.isfinite(fall):
             said += f", under 10^-6 from {fall:.0f} steps back"
@@ -78,12 +92,10 @@ def ui_address(uri: str) -> str:
 
 
 def where(uri: str, experiment: str, experiment_id: str, run_id: str | None = None) -> list[str]:
-    """How to see a run (or, without `run_id`, an experiment's runs table) and build the
-    experiment's report: `make ui` and `make report` for the project's own store, the commands
-    themselves for any other."""
-    page = f"{ui_address(uri)}/#/experiments/{experiment_id}/runs" + (
-        f"/{run_id}" if run_id else ""
-    )
+    """How to see a run (or, without `run_id`, a sweep's experiment: its runs table by
+    gradient) and build the experiment's report: `make ui` and `make report` for the project's
+    own store, the commands themselves for any other."""
+    page = ui_page(ui_address(uri), experiment_id, run_id, by_gradient=run_id is None)
     if uri == f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}":
         return [f"browse: make ui, then {page}", f"report: make report EXPERIMENT={experiment}"]
     report = f"report: rnngrad-report --experiment {experiment} --tracking-uri {public(uri)}"

@@ -10,6 +10,8 @@ import html
 import re
 from pathlib import Path
 
+from ..pipeline.verdict import ui_page
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
        color: #222; line-height: 1.45; }
@@ -129,7 +131,7 @@ def table_html(t, name: str, ui: str | None = None) -> str:
     shown.columns = [html.escape(str(c)) for c in shown.columns]
     if ui and "run_id" in shown and "experiment_id" in t.frame:
         shown["run_id"] = [
-            f"<a href='{html.escape(ui)}/#/experiments/{e}/runs/{r}'>{r[:8]}</a>"
+            f"<a href='{html.escape(ui_page(ui, e, r))}'>{r[:8]}</a>"
             for e, r in zip(t.frame["experiment_id"], t.frame["run_id"], strict=True)
         ]
     return (
