@@ -122,7 +122,7 @@ def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_pa
         "runs": f"{address}/#/experiments/{eid}/runs?{ml}",
         "run": f"{address}/#/experiments/{eid}/runs/{tanh.info.run_id}?{ml}",
         "sweep": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}?{ml}",
-        "report": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}/artifacts/report?{ml}",
+        "report": f"{address}/#/experiments/{eid}/runs/{home.info.run_id}/artifacts/report/seen.html?{ml}",
         "compare": f'{address}/#/compare-runs?runs={pair}&experiments=["{eid}"]&{ml}',
     }
     try:
@@ -146,7 +146,7 @@ def test_the_ui_shows_the_sweep_its_runs_and_its_report_in_a_real_browser(tmp_pa
     assert "Evaluation runs" not in dom["run"]  # the "Model training" view, not the GenAI one
     assert tanh.data.tags[rec.NOTE].split(";")[0] in dom["run"]  # its description
     assert "jobs_finished" in dom["sweep"]
-    assert "seen.html" in dom["report"]
+    assert "report/seen.html" in dom["report"] and "mlflow-html-iframe" in dom["report"]  # shown
     assert "tanh" in dom["compare"] and "sigmoid" in dom["compare"]  # side by side
     assert "log10_ratio" in dom["compare"] and rec.REGIME in dom["compare"]
     assert all((tmp_path / f"{name}.png").stat().st_size > 10_000 for name in pages)
