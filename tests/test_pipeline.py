@@ -308,10 +308,18 @@ def test_a_run_holds_its_record(store):
     again = store.launch(*RECORDED)
     ok(again)
     assert (
-        "sweep: 0 to run, 2 already finished" in again.stdout
+        "sweep: 0 to run, 2 already finished (tracking.list_skipped=true names them); "
+        in again.stdout
         and "(no new sweep run)" in again.stdout
     )
+    assert "\nskip " not in again.stdout  # one line, not one per configuration
     assert f"nothing new; the runs are in: experiment 'debug' (id {eid}), of" in again.stdout
+    listed = store.launch(*RECORDED, "tracking.list_skipped=true")
+    ok(listed)
+    by_name = {r.info.run_name: r.info.run_id for r in store.runs("debug")}
+    for name, run_id in by_name.items():
+        assert f"\nskip {name}: already finished as run {run_id}\n" in listed.stdout
+    assert "sweep: 0 to run, 2 already finished; " in listed.stdout
     roles = [r.data.tags.get(rec.ROLE) for r in store.runs("debug", children_only=False)]
     assert roles.count("sweep") == 1 and len(roles) == 3
 

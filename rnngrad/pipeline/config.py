@@ -101,6 +101,7 @@ class TrackingConf:
     rerun: bool = False  # run again configurations that already finished
     stale_after_min: float = 30.0  # a RUNNING run silent this long on another host is dead
     progress_every_s: float = 5.0  # at most one progress line per job this often
+    list_skipped: bool = False  # name each configuration a sweep skips as already finished
 
 
 @dataclass

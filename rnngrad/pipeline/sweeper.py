@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -62,22 +62,14 @@ class TrackedSweeper(BasicSweeper):
         interrupts.raise_on_sigterm()
         metrics = sorted({plan.task.metric for plan in plans})
         client, experiment_id, finished = open_experiment(uri, conf, metrics)
-        todo, todo_names, skipped, hashes, costs = [], [], [], [], []
-        for i in sorted(range(len(jobs)), key=lambda i: -work(plans[i])):
-            digest = config_hash(plans[i].cfg)
-            done = finished.get(digest)
-            if done:
-                skipped.append(jobs[i])
-                print(f"skip {names[i]}: already finished as run {done}", flush=True)
-            else:
-                todo.append(jobs[i])
-                todo_names.append(names[i])
-                costs.append(work(plans[i]))
-                hashes.append(digest)
+        todo, skipped = partition(plans, jobs, names, finished, conf.list_skipped)
+        done_before = f"{len(skipped)} already finished" + (
+            " (tracking.list_skipped=true names them)" if skipped and not conf.list_skipped else ""
+        )
         if not todo:  # a relaunch that finds everything finished records nothing new
             print(
-                f"sweep: 0 to run, {len(skipped)} already finished; experiment "
-                f"'{conf.experiment}' in {store.public(uri)} (no new sweep run)",
+                f"sweep: 0 to run, {done_before}; experiment '{conf.experiment}' in "
+                f"{store.public(uri)} (no new sweep run)",
                 flush=True,
             )
             count_outcomes([], [], len(skipped))
@@ -95,14 +87,14 @@ class TrackedSweeper(BasicSweeper):
             *([f"internal.git_commit={commit}"] if commit else []),
         ]
         print(
-            f"sweep: {len(todo)} to run, {len(skipped)} already finished; "
-            f"experiment '{conf.experiment}' in {store.public(uri)}",
+            f"sweep: {len(todo)} to run, {done_before}; experiment '{conf.experiment}' in "
+            f"{store.public(uri)}",
             flush=True,
         )
-        sweep = Sweep(client, experiment_id, parent, hashes, conf.experiment)
-        launched = [[*job, *extra] for job in todo]
-        self.launcher.expected_costs = costs  # rnngrad's launchers: the time left, by cost
-        return self.launch_and_summarise(launched, todo_names, skipped, sweep)
+        sweep = Sweep(client, experiment_id, parent, [t.digest for t in todo], conf.experiment)
+        launched = [[*t.job, *extra] for t in todo]
+        self.launcher.expected_costs = [t.cost for t in todo]  # rnngrad's launchers: time left
+        return self.launch_and_summarise(launched, [t.name for t in todo], skipped, sweep)
 
     def refuse_sqlite_on_slurm(self, uri: str) -> None:
         launcher = str(self.config.hydra.launcher.get("_target_", ""))
@@ -174,6 +166,29 @@ class TrackedSweeper(BasicSweeper):
         if counts["failed"]:
             sys.exit(1)
         return [results]
+
+
+class Job(NamedTuple):
+    job: list[str]  # its overrides
+    name: str
+    digest: str  # config_hash
+    cost: float  # work(): its expected cost
+
+
+def partition(plans, jobs, names, finished: dict, list_skipped: bool) -> tuple[list[Job], list]:
+    """(the jobs to run, longest first; the overrides of those whose configuration already
+    has a FINISHED run, by config hash in `finished`: named one per line if `list_skipped`)."""
+    todo, skipped = [], []
+    for i in sorted(range(len(jobs)), key=lambda i: -work(plans[i])):
+        digest = config_hash(plans[i].cfg)
+        done = finished.get(digest)
+        if done:
+            skipped.append(jobs[i])
+            if list_skipped:
+                print(f"skip {names[i]}: already finished as run {done}", flush=True)
+        else:
+            todo.append(Job(jobs[i], names[i], digest, work(plans[i])))
+    return todo, skipped
 
 
 def flat_configs(plans: list[Plan]) -> list[dict]:
