@@ -231,7 +231,7 @@ def test_a_run_holds_its_record(store):
     decay = run.data.metrics["decay_factor"]
     assert note.startswith(
         f"gradient at t = 1 ({back} steps back): {verdict.power(by_step[20])} of its "
-        f"loss-step value, ×{decay:#.3g} per step"
+        f"loss-step value ({tags[rec.REGIME]}), fitted ×{decay:#.3g} per step"
     )
     assert f"accuracy {run.data.metrics['valid_accuracy']:.3g}, baseline 0.25" in note
     # the console: each job's line carries the same; the sweep ends saying where it all went

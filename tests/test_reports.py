@@ -31,6 +31,7 @@ import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,7 +49,7 @@ from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.reports import findings as finds
-from rnngrad.reports import frames, page, tables
+from rnngrad.reports import frames, fresh, page, tables
 from rnngrad.reports import gallery as figs
 from rnngrad.reports.cli import main as cli
 from rnngrad.reports.load import NoRuns, load
@@ -274,7 +275,8 @@ def test_the_report_is_attached_to_its_sweeps_run(store, built):
     job runs, which the reports read, are not touched."""
     from rnngrad.reports.attach import attach
 
-    run_id = attach(uri(store), EXP, built)
+    said = attach(uri(store), EXP, built, "f1ngerpr1nt")
+    (run_id,) = re.findall(r"^run (\w+), under report/$", said)
     client = MlflowClient(uri(store))
     run = client.get_run(run_id)
     assert run.data.tags[rec.ROLE] == "sweep"
@@ -284,7 +286,47 @@ def test_the_report_is_attached_to_its_sweeps_run(store, built):
     assert figures == {
         f"report/figures/{EXP}/{p.name}" for p in (built / "figures" / EXP).iterdir()
     }
-    assert attach(uri(store), "no_such_experiment", built) is None
+    assert run.data.tags[rec.REPORT_BUILT] == "f1ngerpr1nt"  # the same report is not sent twice
+    assert (
+        attach(uri(store), EXP, built, "f1ngerpr1nt")
+        == f"run {run_id} already holds it, under report/"
+    )
+    assert attach(uri(store), "no_such_experiment", built, "x") == "no sweep run to attach it to"
+
+
+def test_a_report_up_to_date_with_its_runs_code_and_options_is_not_built_again(
+    store, tmp_path, capsys
+):
+    args = ["--experiment", EXP, "--tracking-uri", uri(store), "--out", str(tmp_path)]
+    assert cli(args) == 0
+    page = tmp_path / f"{EXP}.html"
+    first = page.stat().st_mtime_ns
+    assert "read in" in capsys.readouterr().out
+    assert cli(args) == 0
+    said = capsys.readouterr().out
+    assert f"report '{EXP}': up to date with its " in said and "read in" not in said
+    assert page.stat().st_mtime_ns == first and f"open {page}" in said
+    assert cli([*args, "--ui", "http://127.0.0.1:5000"]) == 0  # another option: built again
+    assert "read in" in capsys.readouterr().out
+    assert cli([*args, "--ui", "http://127.0.0.1:5000", "--force"]) == 0
+    assert "read in" in capsys.readouterr().out
+    (tmp_path / f"{EXP}.html").unlink()  # a page gone: built again
+    assert cli([*args, "--ui", "http://127.0.0.1:5000"]) == 0
+    assert "read in" in capsys.readouterr().out and page.exists()
+
+
+def test_a_reports_fingerprint_changes_with_any_run_and_with_the_options():
+    def run(run_id, status="FINISHED", end=100):
+        return SimpleNamespace(info=SimpleNamespace(run_id=run_id, status=status, end_time=end))
+
+    runs = [run("a"), run("b")]
+    base = fresh.fingerprint(runs, "ui=None")
+    assert fresh.fingerprint(runs[::-1], "ui=None") == base  # the order it was read in: no
+    assert fresh.fingerprint(runs[:1], "ui=None") != base  # a run gone (deleted)
+    assert fresh.fingerprint([*runs, run("c")], "ui=None") != base  # a run more
+    assert fresh.fingerprint([run("a"), run("b", end=101)], "ui=None") != base  # run again
+    assert fresh.fingerprint([run("a"), run("b", "KILLED")], "ui=None") != base
+    assert fresh.fingerprint(runs, "ui=http://127.0.0.1:5000") != base
 
 
 def test_tables_sort_numbers_as_numbers():

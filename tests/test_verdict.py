@@ -1,6 +1,7 @@
 """What the console and the MLflow UI say of a run (rnngrad/pipeline/verdict.py): the regime
 rule at its boundaries, the one-line description, and where a run can be seen."""
 
+import json
 import math
 
 import pytest
@@ -36,17 +37,17 @@ def test_a_description_says_the_gradient_its_decay_and_the_metric_against_its_ba
     }
     said = verdict.describe(final, "accuracy", {"baseline_accuracy": 0.25}, 100)
     assert said == (
-        "gradient at t = 1 (99 steps back): 10^-64 of its loss-step value, ×0.229 per step, "
-        "under 10^-6 from 9 steps back (vanishing); accuracy 0.271, baseline 0.25"
+        "gradient at t = 1 (99 steps back): 10^-64 of its loss-step value (vanishing), fitted "
+        "×0.229 per step, first under 10^-6 at 9 steps back; accuracy 0.271, baseline 0.25"
     )
     # a gradient that never falls 10^-6 within the sequence has no such distance to say
     stable = {"log10_ratio": -1.26, "decay_factor": 0.9707, "fall_1e6": math.nan}
     assert verdict.describe(stable, "mse", {}, 100) == (
-        "gradient at t = 1 (99 steps back): 10^-1.3 of its loss-step value, ×0.971 per step "
-        "(stable)"
+        "gradient at t = 1 (99 steps back): 10^-1.3 of its loss-step value (stable), fitted "
+        "×0.971 per step"
     )
     flat = {"log10_ratio": 0.0, "decay_factor": 1.0001}
-    assert "×1.00 per step" in verdict.describe(flat, "mse", {}, 10)  # three digits, always
+    assert "fitted ×1.00 per step" in verdict.describe(flat, "mse", {}, 10)  # three digits, always
     assert verdict.describe({"valid_bpc": 2.5}, "bpc", {"baseline_bpc": math.nan}, 50) == "bpc 2.5"
     assert verdict.describe({}, "accuracy", {}, 10) == ""
     said = verdict.describe({"log10_ratio": -math.inf}, "mse", {}, 10)
@@ -100,3 +101,18 @@ def test_progress_counts_ended_jobs_and_estimates_what_is_left(capsys, monkeypat
     assert capsys.readouterr().out.splitlines() == [
         "sweep: 1 of 3 jobs done, 6 s elapsed, about 3 s left"
     ]
+
+
+def test_the_shared_view_keeps_the_metrics_of_every_sweep_of_its_experiment():
+    from rnngrad.pipeline.sweep_record import gradient_view
+
+    first = gradient_view(["accuracy"])
+    assert gradient_view(["accuracy"], first) == first  # the same sweep again: unchanged
+    both = json.loads(gradient_view(["mse"], first))
+    assert both["selectedColumns"][:3] == [
+        "tags.`rnngrad.regime`",
+        "metrics.`log10_ratio`",
+        "metrics.`decay_factor`",
+    ]
+    assert {"metrics.`valid_accuracy`", "metrics.`valid_mse`"} <= set(both["selectedColumns"])
+    assert both["orderByKey"] == "metrics.`log10_ratio`" and both["orderByAsc"]

@@ -2,10 +2,10 @@
 
     python -m rnngrad.ops.ui [--db mlflow.db] [--port 5000]
 
-Prints the address of the runs table of the experiment that ran last (sorted by gradient, as
-its sweep shared it) (read straight from
-the SQLite file: MLflow is not imported for it), then runs `mlflow ui` on 127.0.0.1 with one
-worker and no line per request.
+Prints the address of the runs table of the experiment that ran last, read straight from the
+SQLite file (MLflow is not imported for it); a sweep's experiment opens sorted by gradient, as
+the sweep shared it. Then runs `mlflow ui` on 127.0.0.1 with one worker and no line per
+request.
 """
 
 from __future__ import annotations

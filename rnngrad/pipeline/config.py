@@ -9,7 +9,7 @@ Every default is written once, where the value is used:
   rest, plus the remedy's name);
 - tracking: TrackingConf below;
 - internal: InternalConf below, what the sweeper tells each job and the pipeline's debugging
-  hook; not a setting of the experiment (never a param, a name, or in --help).
+  hook; not a setting of the experiment (never a param).
 
 Hydra's ConfigStore gets one schema per task and per model (the options `task=<name>` and
 `model=<name>`), so a key that does not apply to the chosen one (task.T for digits,
@@ -107,7 +107,7 @@ class TrackingConf:
 @dataclass
 class InternalConf:
     """Not user configuration: what the sweeper tells each of its jobs, and a debugging hook.
-    None of it is logged as a param, names a run, or shows in `--help`."""
+    None of it is logged as a param; only a sweep over the crash hook (the tests') names it."""
 
     experiment_id: str | None = None
     parent_run_id: str | None = None  # the sweep's run; None: a single run

@@ -82,7 +82,7 @@ def run_tags(plan: Plan, overrides: list[str], digest: str) -> dict[str, str]:
     tags = {
         rec.VERSION_TAG: str(rec.VERSION),
         rec.CONFIG_HASH: digest,
-        rec.OVERRIDES: store.public(" ".join(o for o in overrides if reproduces(o))),
+        rec.OVERRIDES: store.public(" ".join(o for o in overrides if in_overrides_tag(o))),
         rec.GIT_COMMIT: cfg.internal.git_commit,
         rec.TASK: task.name,
         rec.MODEL: plan.model.label,
@@ -175,7 +175,7 @@ def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) 
     }
 
 
-def reproduces(override: str) -> bool:
+def in_overrides_tag(override: str) -> bool:
     """Whether an override is part of what makes the run (the overrides tag): not where it is
     recorded, nor the sweeper's bookkeeping; the crash hook is (config.InternalConf)."""
     if override.startswith("internal."):

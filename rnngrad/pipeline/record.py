@@ -37,6 +37,7 @@ VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 OVERRIDES = "rnngrad.overrides"
 GIT_COMMIT = "rnngrad.git_commit"
 ROLE = "rnngrad.role"  # "sweep" on a sweep's parent run
+REPORT_BUILT = "rnngrad.report_built_from"  # on a sweep run: the fingerprint of its report/
 SWEEP_OVERRIDES = "rnngrad.sweep_overrides"
 PARENT = "mlflow.parentRunId"
 HOST, PID, HEARTBEAT = "rnngrad.host", "rnngrad.pid", "rnngrad.heartbeat"

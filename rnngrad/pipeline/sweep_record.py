@@ -24,7 +24,10 @@ def open_experiment(uri: str, conf, metrics: list[str]) -> tuple:
         client = store.open_client(uri)
         location = tracking.artifact_location(uri, conf.artifact_root, conf.experiment)
         experiment_id = tracking.ensure_experiment(client, conf.experiment, location)
-        client.set_experiment_tag(experiment_id, rec.VIEW_TAG, gradient_view(metrics))
+        shared = client.get_experiment(experiment_id).tags.get(rec.VIEW_TAG)
+        view = gradient_view(metrics, shared)
+        if view != shared:
+            client.set_experiment_tag(experiment_id, rec.VIEW_TAG, view)
         killed = claims.close_stale(client, experiment_id, conf.stale_after_min)
         finished = {} if conf.rerun else tracking.finished_runs(client, experiment_id)
     except Exception as err:
@@ -34,10 +37,14 @@ def open_experiment(uri: str, conf, metrics: list[str]) -> tuple:
     return client, experiment_id, finished
 
 
-def gradient_view(metrics: list[str]) -> str:
+def gradient_view(metrics: list[str], shared: str | None = None) -> str:
     """The runs table that answers "what vanished?": every run in one flat list (sorting
     un-nests the sweep's runs), by the long-range log10 ratio, lowest first, beside its regime
-    tag, its per-step decay factor and each metric against its no-learning baseline."""
+    tag, its per-step decay factor and each metric against its no-learning baseline. The
+    metrics of an earlier sweep's view (`shared`) stay in it."""
+    valid = "metrics.`valid_"
+    earlier = json.loads(shared)["selectedColumns"] if shared else []
+    metrics = sorted({*metrics, *(c[len(valid) : -1] for c in earlier if c.startswith(valid))})
     columns = [f"tags.`{rec.REGIME}`", "metrics.`log10_ratio`", "metrics.`decay_factor`"]
     for metric in metrics:
         columns += [f"metrics.`valid_{metric}`", f"metrics.`baseline_{metric}`"]
@@ -51,7 +58,7 @@ def gradient_view(metrics: list[str]) -> str:
 
 
 def open_parent_run(
-    client, experiment_id: str, uri: str, arguments, swept: str, commit: str | None
+    client, experiment_id: str, uri: str, arguments, swept: str, commit: str
 ) -> str:
     """The sweep's own run, under which its jobs' runs nest."""
     try:  # the store may be full, or gone since it was checked

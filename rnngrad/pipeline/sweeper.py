@@ -84,7 +84,7 @@ class TrackedSweeper(BasicSweeper):
             f"internal.parent_run_id={parent}",
             f"internal.job_total={len(todo)}",
             f"internal.swept='{swept}'",  # quoted: the commas are not a sweep
-            *([f"internal.git_commit={commit}"] if commit else []),
+            f"internal.git_commit='{commit}'",  # quoted: 1234567 or 12e4567 is a string
         ]
         print(
             f"sweep: {len(todo)} to run, {done_before}; experiment '{conf.experiment}' in "

@@ -57,31 +57,34 @@ def power(log10_value: float) -> str:
 
 def describe(final: dict, metric: str, baseline: dict, seq_len: int) -> str:
     """The headline of a run, in one line: "gradient at t = 1 (99 steps back): 10^-64 of its
-    loss-step value, ×0.23 per step, under 10^-6 from 9 steps back (vanishing); accuracy 0.27,
-    baseline 0.25". `final`: its last evaluation's scalars (rnngrad.profile's summaries: the
-    long-range ratio, the per-step decay factor, the distance at which it falls under 10^-6);
-    `baseline`: the step-0 scalars (baseline_<metric>); `seq_len`: T."""
+    loss-step value (vanishing), fitted ×0.229 per step, first under 10^-6 at 9 steps back;
+    accuracy 0.271, baseline 0.25". `final`: its last evaluation's scalars (rnngrad.profile's
+    summaries of the long-range profile: log10_ratio, which the regime is of; decay_factor,
+    the slope of a line fitted to the whole profile; fall_1e6, the first distance at which it
+    is under 10^-6 of its loss-step value, left out when it never is); `baseline`: the step-0
+    scalars (baseline_<metric>); `seq_len`: the number of steps the profile spans."""
     parts = []
     ratio = final.get("log10_ratio")
     found = regime(ratio)
     if found:
-        said = (
-            f"gradient at t = 1 ({seq_len - 1} steps back): {power(ratio)} of its loss-step value"
+        gradient = (
+            f"gradient at t = 1 ({seq_len - 1} steps back): {power(ratio)} of its loss-step "
+            f"value ({found})"
         )
         factor = final.get("decay_factor")
         if factor is not None and math.isfinite(factor):
-            said += f", ×{factor:#.3g} per step"  # ×1.00, not ×1
+            gradient += f", fitted ×{factor:#.3g} per step"  # ×1.00, not ×1
         fall = final.get("fall_1e6")
         if fall is not None and math.isfinite(fall):
-            said += f", under 10^-6 from {fall:.0f} steps back"
-        parts.append(f"{said} ({found})")
+            gradient += f", first under 10^-6 at {fall:.0f} steps back"
+        parts.append(gradient)
     value = final.get(f"valid_{metric}")
     if value is not None and math.isfinite(value):
-        said = f"{metric} {value:.3g}"
+        score = f"{metric} {value:.3g}"
         base = baseline.get(f"baseline_{metric}")
         if base is not None and math.isfinite(base):
-            said += f", baseline {base:.3g}"
-        parts.append(said)
+            score += f", baseline {base:.3g}"
+        parts.append(score)
     return "; ".join(parts)
 
 

@@ -24,14 +24,17 @@ def latest_sweep(client: MlflowClient, experiment_id: str):
     return found[0] if found else None
 
 
-def attach(uri: str, experiment: str, out: Path) -> str | None:
+def attach(uri: str, experiment: str, out: Path, digest: str) -> str:
     """Upload <out>/<experiment>.html, figures/<experiment>/ and tables/<experiment>/ to the
-    latest sweep run as report/...; returns its run id (None: no sweep run to attach to)."""
+    latest sweep run as report/..., unless it already holds the report that `digest`
+    fingerprints (rnngrad.reports.fresh). Says what it did, in words."""
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     sweep = latest_sweep(client, found.experiment_id) if found else None
     if sweep is None:
-        return None
+        return "no sweep run to attach it to"
+    if sweep.data.tags.get(rec.REPORT_BUILT) == digest:
+        return f"run {sweep.info.run_id} already holds it, under report/"
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report"
         report.mkdir()
@@ -39,4 +42,5 @@ def attach(uri: str, experiment: str, out: Path) -> str | None:
         for part in ("figures", "tables"):
             shutil.copytree(out / part / experiment, report / part / experiment)
         client.log_artifacts(sweep.info.run_id, str(report), "report")
-    return sweep.info.run_id
+    client.set_tag(sweep.info.run_id, rec.REPORT_BUILT, digest)
+    return f"run {sweep.info.run_id}, under report/"

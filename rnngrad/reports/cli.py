@@ -7,7 +7,9 @@
 Reads the store only (never retrains); writes <out>/figures/<experiment>/,
 <out>/tables/<experiment>/ (with findings.md, what the sweep shows) and
 <out>/<experiment>.html, where <out> is the project's reports/ folder unless --out says
-otherwise. Running it twice gives the same files; runs added by a later sweep appear;
+otherwise. A report already built from the same runs, code and options is not built again
+(rnngrad.reports.fresh; --force builds it anyway). Running it twice gives the same files;
+runs added by a later sweep appear;
 failed, killed and diverged runs are shown and counted; a failed self-check is a WARNING;
 an empty or missing experiment gives a message and exit status 1.
 """
@@ -20,9 +22,9 @@ import time
 from pathlib import Path
 
 from rnngrad.pipeline.store import PROJECT_ROOT, public
-from rnngrad.reports import findings, gallery, page, tables
+from rnngrad.reports import fresh
 from rnngrad.reports.attach import attach
-from rnngrad.reports.load import NoRuns, load
+from rnngrad.reports.load import NoRuns, load, read
 
 OUT = PROJECT_ROOT / "reports"
 
@@ -50,11 +52,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", choices=("figures", "tables"), default=None, help="just these (no page)"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="build it even if it is up to date with the store"
+    )
     return parser.parse_args(argv)
 
 
 def write(exp, out: Path, only: str | None, ui: str | None = None) -> tuple[list[Path], list]:
     """Write what `only` asks for (everything if None). Returns the paths and the findings."""
+    # plotting is imported here, once there is something to draw: an up-to-date report is
+    # answered without seaborn and matplotlib
+    from rnngrad.reports import findings, gallery, page, tables
+
     written, built_figures, built_tables = [], [], []
     if only in (None, "figures"):
         built_figures = gallery.build(exp)
@@ -72,35 +81,49 @@ def write(exp, out: Path, only: str | None, ui: str | None = None) -> tuple[list
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the report; print what was read and written, warnings and notes. Returns the
-    exit status: 1 when the store or the experiment is missing or has no runs."""
+    """Build the report unless it is up to date; print what was read and written, warnings
+    and notes. Returns the exit status: 1 when the store or the experiment is missing or has
+    no runs."""
     args = parse(argv)
     start = time.perf_counter()
     try:
-        exp = load(args.experiment, args.tracking_uri)
+        found = read(args.experiment, args.tracking_uri)
     except NoRuns as err:
         print(f"report: {err}", file=sys.stderr)
         return 1
-    loaded = time.perf_counter() - start
-    server = exp.uri.startswith(("http://", "https://"))
-    ui = public(exp.uri).rstrip("/") if server else args.ui  # a server is its own UI
-    written, items = write(exp, args.out, args.only, ui)
-    counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
-    print(
-        f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) read "
-        f"in {loaded:.1f} s; wrote {len(written)} files in {time.perf_counter() - start:.1f} s"
-    )
-    for item in items:
-        if item.warning:
-            print(f"WARNING: {item.text}")
-    for note in exp.notes:
-        print(f"note: {note}")
-    if args.only is None:
-        if args.attach:
-            run_id = attach(exp.uri, exp.name, args.out)
-            said = f"run {run_id}, under report/" if run_id else "no sweep run to attach it to"
-            print(f"attached to the latest sweep's run: {said}")
-        print(f"open {written[-1]}")
+    uri, _, runs = found
+    server = uri.startswith(("http://", "https://"))
+    ui = public(uri).rstrip("/") if server else args.ui  # a server is its own UI
+    digest = fresh.fingerprint(runs, f"ui={ui}")
+    page = args.out / f"{args.experiment}.html"
+    if args.only is None and not args.force and fresh.up_to_date(args.out, args.experiment, digest):
+        print(
+            f"report '{args.experiment}': up to date with its {len(runs)} runs, not built again "
+            f"(checked in {time.perf_counter() - start:.1f} s; --force builds it)"
+        )
+    else:
+        exp = load(args.experiment, args.tracking_uri, found=found)
+        loaded = time.perf_counter() - start
+        written, items = write(exp, args.out, args.only, ui)
+        counts = ", ".join(f"{v} {k}" for k, v in exp.listed["outcome"].value_counts().items())
+        print(
+            f"report '{exp.name}': {len(exp.listed)} runs ({counts}; {len(exp.runs)} analysed) "
+            f"read in {loaded:.1f} s; wrote {len(written)} files in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+        for item in items:
+            if item.warning:
+                print(f"WARNING: {item.text}")
+        for note in exp.notes:
+            print(f"note: {note}")
+        if args.only is not None:
+            return 0
+        fresh.mark(args.out, args.experiment, digest)
+    if args.attach:
+        print(
+            f"attached to the latest sweep's run: {attach(uri, args.experiment, args.out, digest)}"
+        )
+    print(f"open {page}")
     return 0
 
 

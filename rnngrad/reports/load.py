@@ -147,12 +147,21 @@ def settings(runs: list, frame: pd.DataFrame) -> tuple[list[str], set[str]]:
     return config, swept
 
 
-def load(experiment: str, tracking_uri: str | None = None, workers: int = 8) -> Experiment:
+def read(experiment: str, tracking_uri: str | None = None) -> tuple[str, MlflowClient, list]:
+    """(the store's URI, a client of it, every job run of the experiment): one search."""
     uri = store_uri(tracking_uri)
     client, experiment_id = open_experiment(experiment, uri)
     runs = job_runs(client, experiment_id)
     if not runs:
         raise NoRuns(f"experiment '{experiment}' in {uri} has no runs yet")
+    return uri, client, runs
+
+
+def load(
+    experiment: str, tracking_uri: str | None = None, workers: int = 8, found=None
+) -> Experiment:
+    """The experiment as frames (module doc); `found`: what `read` returned, if it was."""
+    uri, client, runs = found or read(experiment, tracking_uri)
     frame, notes = listed_runs(runs)
     chosen = frame[frame["analysed"]]
     history, profiles = read_artifacts(client, chosen.to_dict("records"), workers)
