@@ -566,13 +566,13 @@ def server():
     server = Server()
     try:
         server.start()
-        yield server.uri
+        yield server
     finally:
         server.stop()
 
 
 def test_two_launches_at_once_on_a_server_finish_each_configuration_once(server, tmp_path):
-    store = Store(tmp_path, server.replace("http://", "http://alice:secret@"), "concurrent")
+    store = Store(tmp_path, server.uri.replace("http://", "http://alice:secret@"), "concurrent")
     sweep = [*SWEEP[:6], "train.steps=1000", "train.early_stop=false"]
     launches = [store.start(*sweep, tag=str(i)) for i in range(2)]
     outputs = [p.communicate(timeout=600) for p in launches]
@@ -582,8 +582,32 @@ def test_two_launches_at_once_on_a_server_finish_each_configuration_once(server,
     store.assert_each_finished_once()
 
 
+def test_the_servers_store_finds_a_configuration_by_its_hash_through_an_index(server):
+    """Each job's claim looks its configuration up by hash (claims.runs_of): on PostgreSQL
+    too, through the index make server adds (store.HASH_INDEX), whatever the store's size."""
+    import psycopg2
+
+    from rnngrad.ops.server import credentials
+
+    user, password = credentials(server.dir)
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=server.pg_port, user=user, password=password, dbname="mlflow"
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'rnngrad_config_hash'")
+        (definition,) = cur.fetchone()
+        cur.execute("SET enable_seqscan = off")  # as a large table would: the planner's choice
+        cur.execute(
+            "EXPLAIN SELECT run_uuid FROM tags WHERE key = 'rnngrad.config_hash' AND value = 'x'"
+        )
+        plan = " ".join(row[0] for row in cur.fetchall())
+    conn.close()
+    assert "WHERE" in definition and "rnngrad.config_hash" in definition
+    assert "rnngrad_config_hash" in plan
+
+
 def test_credentials_and_home_are_never_recorded(server, tmp_path):
-    store = Store(tmp_path, server.replace("http://", "http://alice:secret@"), "private")
+    store = Store(tmp_path, server.uri.replace("http://", "http://alice:secret@"), "private")
     proc = store.run(*SWEEP[:4], "task.T=10", "train.seed=0", "train.steps=20")
     assert proc.returncode == 0 and "secret" not in proc.stdout + proc.stderr
     client = store.client()

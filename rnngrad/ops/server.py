@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ..pipeline.store import PROJECT_ROOT
+from ..pipeline.store import HASH_INDEX, PROJECT_ROOT
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_DIR = PROJECT_ROOT / ".mlflow-server"
@@ -166,12 +166,30 @@ def start_mlflow(folder: Path, host: str, port: int, pg_port: int, user: str, pa
     sys.exit(f"server: mlflow server not healthy after 90 s; see {folder / 'mlflow.log'}")
 
 
+def ensure_index(port: int, user: str, password: str) -> None:
+    """The configuration-hash index (store.HASH_INDEX) on the tables the server has made."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=port, user=user, password=password, dbname="mlflow"
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(HASH_INDEX)
+    conn.close()
+
+
 def start(folder: Path, host: str, port: int, pg_port: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     user, password = credentials(folder)
     start_postgres(folder, pg_port, user, password)
     ensure_database(pg_port, user, password)
     start_mlflow(folder, host, port, pg_port, user, password)
+    with urllib.request.urlopen(  # a first request: the server makes its tables
+        f"http://{host}:{port}/api/2.0/mlflow/experiments/search?max_results=1", timeout=60
+    ):
+        pass
+    ensure_index(pg_port, user, password)
     print(
         f"MLflow server on http://{host}:{port} (PostgreSQL on 127.0.0.1:{pg_port}, data in "
         f"{folder}).\nSweeps: tracking.uri=http://{host}:{port}   Stop: make server-stop"

@@ -151,6 +151,16 @@ def locked(path: Path, waiting=None, every_s: float = 1.0):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# MLflow indexes a run's tags by (key, run_uuid): finding a configuration's runs by the value
+# of its hash tag (each job's claim, claims.runs_of) would read every run's hash, a cost that
+# grows with the store. This partial index makes it one lookup, in SQLite and in PostgreSQL
+# (rnngrad.ops.server); it holds only the hashes, 16 characters each.
+HASH_INDEX = (
+    "CREATE INDEX IF NOT EXISTS rnngrad_config_hash ON tags (value) "
+    "WHERE key = 'rnngrad.config_hash'"
+)
+
+
 def open_client(uri: str, checked: bool = False):
     """A checked MlflowClient whose store exists and is migrated (created under a lock).
     `checked`: the launching process has just done both (a sweep's job): only connect."""
@@ -165,6 +175,10 @@ def open_client(uri: str, checked: bool = False):
     with lock:
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)  # creates or migrates the schema
+        if path:
+            with contextlib.closing(sqlite3.connect(path, timeout=60)) as con:
+                con.execute(HASH_INDEX)
+                con.commit()
     return client
 
 

@@ -1,0 +1,118 @@
+"""A job's cost does not grow with the store: a sweep's job makes the same store queries
+whether its experiment holds 20 runs or 200, and every one of them finds its rows through an
+index on the run or the configuration's hash, never by reading the runs of the experiment
+(benchmarks/bench_scale.py measures the time at 100 to 10,000 runs)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from mlflow.tracking import MlflowClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from stores import empty_store
+
+from rnngrad.pipeline import record as rec
+from rnngrad.pipeline.config import register
+from rnngrad.pipeline.job import run as run_job
+from rnngrad.pipeline.store import open_client
+
+ROOT = Path(__file__).resolve().parents[1]
+# MLflow's tables that hold a row (or more) per run, and the index constraints that find one
+# run's rows (or one configuration's) without reading the others
+PER_RUN = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs")
+ONE_RUN = ("run_uuid=?", "destination_id=?", "source_id=?", "value=?")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def store_of(folder: Path, runs: int) -> tuple[str, str]:
+    """A store whose experiment holds `runs` finished runs of other configurations, created
+    as a sweep's launcher does (open_client), and the experiment's id."""
+    folder.mkdir()
+    uri = empty_store(folder / "mlflow.db")
+    client = open_client(uri)
+    experiment_id = client.create_experiment("scale", artifact_location=str(folder / "art"))
+    for i in range(runs):
+        tags = {rec.CONFIG_HASH: f"{i:016x}", rec.VERSION_TAG: str(rec.VERSION)}
+        run = client.create_run(experiment_id, tags=tags, run_name=f"other {i}")
+        client.set_terminated(run.info.run_id)
+    return uri, experiment_id
+
+
+def job_statements(uri: str, experiment_id: str) -> list[tuple[str, tuple]]:
+    """Every SQL statement one job of a sweep sends to the store, with its parameters."""
+    register()
+    parent = MlflowClient(uri).create_run(experiment_id, run_name="sweep").info.run_id
+    overrides = [
+        "debug=default",
+        f"tracking.uri={uri}",
+        "tracking.experiment=scale",
+        "train.steps=5",
+        "model.hidden_size=4",
+        "task.T=10",
+        f"internal.experiment_id={experiment_id}",
+        f"internal.parent_run_id={parent}",
+        "internal.job_total=1",
+        "internal.git_commit='0'",
+    ]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, tuple(parameters or ())))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        assert run_job(cfg, overrides)["outcome"] in ("finished", "solved")
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    return sent
+
+
+def reads_other_runs(db: Path, statement: str, parameters: tuple) -> list[str]:
+    """The steps of SQLite's plan for `statement` that read a per-run table other than by
+    one run's (or one configuration's) key."""
+    if statement.split()[0].upper() not in ("SELECT", "UPDATE", "DELETE"):
+        return []
+    with sqlite3.connect(db) as con:
+        plan = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    return [
+        step
+        for step in plan
+        if any(f" {table} " in f" {step} " for table in PER_RUN)
+        and not (step.startswith("SEARCH") and any(key in step for key in ONE_RUN))
+    ]
+
+
+@pytest.mark.slow
+def test_a_jobs_store_queries_do_not_grow_with_the_runs_of_its_experiment(tmp_path):
+    sent = {}
+    for runs in (20, 200):
+        uri, experiment_id = store_of(tmp_path / str(runs), runs)
+        sent[runs] = job_statements(uri, experiment_id)
+        db = tmp_path / str(runs) / "mlflow.db"
+        for statement, parameters in sent[runs]:
+            assert not reads_other_runs(db, statement, parameters), statement
+    assert [s for s, _ in sent[20]] == [s for s, _ in sent[200]]  # the same, as many
+
+
+def test_the_check_sees_a_lookup_that_reads_every_runs_hash(tmp_path):
+    """What the index prevents: without it, finding a configuration by its hash reads every
+    run's hash tag (SQLite's plan: the tags' key alone)."""
+    store_of(tmp_path / "s", 3)
+    db = tmp_path / "s" / "mlflow.db"
+    lookup = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
+    parameters = (rec.CONFIG_HASH, "0" * 16)
+    assert not reads_other_runs(db, lookup, parameters)
+    with sqlite3.connect(db) as con:
+        con.execute("DROP INDEX rnngrad_config_hash")
+    assert reads_other_runs(db, lookup, parameters) == [
+        "SEARCH tags USING INDEX sqlite_autoindex_tags_1 (key=?)"
+    ]
+    assert reads_other_runs(db, "SELECT run_uuid FROM runs WHERE status = 'RUNNING'", ()) == [
+        "SCAN runs"
+    ]
