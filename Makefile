@@ -47,14 +47,14 @@ bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) cost
 	$(BIN)/python benchmarks/bench_profile.py
 
 sweep: $(STAMP) ## run the main job: the vanishing sweep (48 runs) into mlflow.db, then its report
-	$(BIN)/python experiments/train.py -m
-	$(BIN)/rnngrad-report --experiment vanishing $(REPORT_UI) --attach
+	$(BIN)/python experiments/train.py -m tracking.report=true $(SWEEP_UI)
 	@echo "Runs are in $(CURDIR)/mlflow.db (artifacts in mlartifacts/). Browse them: make ui"
 
 EXPERIMENT ?= vanishing
 UI_PORT ?= 5000
 # the page links run ids to make ui's UI, which serves the project's store (not $$MLFLOW_TRACKING_URI's)
 REPORT_UI = $(if $(MLFLOW_TRACKING_URI),,--ui http://127.0.0.1:$(UI_PORT))
+SWEEP_UI = $(if $(MLFLOW_TRACKING_URI),,tracking.ui=http://127.0.0.1:$(UI_PORT))
 report: $(STAMP) ## figures, tables and page for one experiment (EXPERIMENT=vanishing) from the store
 	$(BIN)/rnngrad-report --experiment $(EXPERIMENT) $(REPORT_UI)
 

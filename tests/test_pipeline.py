@@ -324,6 +324,29 @@ def test_a_run_holds_its_record(store):
     assert roles.count("sweep") == 1 and len(roles) == 3
 
 
+def test_a_sweep_that_asks_for_its_report_builds_it_once_and_attaches_it_once(store):
+    """tracking.report=true (make sweep): the report is built when the sweep ends, in its
+    process (rnngrad/reports/callback.py), and attached to the sweep's run; a relaunch that
+    finds everything finished finds the report up to date and already attached."""
+    out = store.tmp / "reports"
+    asked = [*RECORDED, "tracking.report=true", "tracking.ui=http://127.0.0.1:5000"]
+    asked.append(f"hydra.callbacks.report.out={out}")
+    first = store.launch(*asked)
+    ok(first)
+    (home,) = [r for r in store.runs("debug", children_only=False) if r.data.tags.get(rec.ROLE)]
+    assert "report 'debug': 2 runs (" in first.stdout
+    assert f"attached to the latest sweep's run: run {home.info.run_id}, under report/" in (
+        first.stdout
+    )
+    page = (out / "debug.html").read_text()
+    assert "<a href='http://127.0.0.1:5000/#/experiments/" in page  # run ids link to the UI
+    again = store.launch(*asked)
+    ok(again)
+    assert "sweep: 0 to run, 2 already finished" in again.stdout
+    assert "report 'debug': up to date with its 2 runs, not built again" in again.stdout
+    assert f"run {home.info.run_id} already holds it, under report/" in again.stdout
+
+
 def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):
     single = store.launch("model.hidden_size=8", "train.steps=10", "task.T=10", multirun=False)
     ok(single)

@@ -275,7 +275,7 @@ def test_the_report_is_attached_to_its_sweeps_run(store, built):
     job runs, which the reports read, are not touched."""
     from rnngrad.reports.attach import attach
 
-    said = attach(uri(store), EXP, built, "f1ngerpr1nt")
+    said = attach(MlflowClient(uri(store)), EXP, built, "f1ngerpr1nt")
     (run_id,) = re.findall(r"^run (\w+), under report/$", said)
     client = MlflowClient(uri(store))
     run = client.get_run(run_id)
@@ -288,10 +288,13 @@ def test_the_report_is_attached_to_its_sweeps_run(store, built):
     }
     assert run.data.tags[rec.REPORT_BUILT] == "f1ngerpr1nt"  # the same report is not sent twice
     assert (
-        attach(uri(store), EXP, built, "f1ngerpr1nt")
+        attach(MlflowClient(uri(store)), EXP, built, "f1ngerpr1nt")
         == f"run {run_id} already holds it, under report/"
     )
-    assert attach(uri(store), "no_such_experiment", built, "x") == "no sweep run to attach it to"
+    assert (
+        attach(MlflowClient(uri(store)), "no_such_experiment", built, "x")
+        == "no sweep run to attach it to"
+    )
 
 
 def test_a_report_up_to_date_with_its_runs_code_and_options_is_not_built_again(

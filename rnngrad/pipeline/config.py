@@ -102,6 +102,8 @@ class TrackingConf:
     stale_after_min: float = 30.0  # a RUNNING run silent this long on another host is dead
     progress_every_s: float = 5.0  # at most one progress line per job this often
     list_skipped: bool = False  # name each configuration a sweep skips as already finished
+    report: bool = False  # when a sweep ends, build its report and attach it (make sweep does)
+    ui: str | None = None  # the MLflow UI that report's run ids link to (make sweep: make ui's)
 
 
 @dataclass

@@ -24,11 +24,10 @@ def latest_sweep(client: MlflowClient, experiment_id: str):
     return found[0] if found else None
 
 
-def attach(uri: str, experiment: str, out: Path, digest: str) -> str:
+def attach(client: MlflowClient, experiment: str, out: Path, digest: str) -> str:
     """Upload <out>/<experiment>.html, figures/<experiment>/ and tables/<experiment>/ to the
     latest sweep run as report/..., unless it already holds the report that `digest`
     fingerprints (rnngrad.reports.fresh). Says what it did, in words."""
-    client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     sweep = latest_sweep(client, found.experiment_id) if found else None
     if sweep is None:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except NoRuns as err:
         print(f"report: {err}", file=sys.stderr)
         return 1
-    uri, _, runs = found
+    uri, client, runs = found
     server = uri.startswith(("http://", "https://"))
     ui = public(uri).rstrip("/") if server else args.ui  # a server is its own UI
     digest = fresh.fingerprint(runs, f"ui={ui}")
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is None and not args.force and fresh.up_to_date(args.out, args.experiment, digest):
         print(
             f"report '{args.experiment}': up to date with its {len(runs)} runs, not built again "
-            f"(checked in {time.perf_counter() - start:.1f} s; --force builds it)"
+            f"(checked in {time.perf_counter() - start:.2f} s; --force builds it)"
         )
     else:
         exp = load(args.experiment, args.tracking_uri, found=found)
@@ -120,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         fresh.mark(args.out, args.experiment, digest)
     if args.attach:
-        print(
-            f"attached to the latest sweep's run: {attach(uri, args.experiment, args.out, digest)}"
-        )
+        said = attach(client, args.experiment, args.out, digest)
+        print(f"attached to the latest sweep's run: {said}")
     print(f"open {page}")
     return 0
 

@@ -1,0 +1,214 @@
+"""How the pipeline's costs grow with the store: experiments of 100, 1,000 and 10,000 runs.
+
+For each size N, a fresh SQLite store holds one experiment of N finished runs of a tiny
+configuration (temporal order, tanh, T = 10, H = 8, 20 steps; train.seed = 0 … N − 1): the
+first trained by a real job, the others its copies written through MLflow (its tags, params,
+last metrics and files, each under the config hash of its own seed), as if a sweep over
+train.seed had run. Then, on that store:
+
+- per-run overhead: new configurations (seeds N, N + 1, …) run as a sweep's jobs in this
+  process, with tracking on and off, interleaved; the overhead is the median of on − off,
+  what recording a run costs beyond training it;
+- relaunch: `experiments/train.py -m … train.seed=range(0,N)` in a new process, every
+  configuration already finished, from the launch to its last line;
+- report: `rnngrad-report --force` (a full build), then again without (the up-to-date check);
+- the MLflow UI's runs table: `make ui`'s server on the store, timing the request its runs
+  table sends for its first page (POST /ajax-api/2.0/mlflow/runs/search, 100 runs).
+
+Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000])
+About 15 minutes on 2 cores with the default sizes: a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from mlflow.entities import Metric, Param
+
+from rnngrad.pipeline import record as rec
+from rnngrad.pipeline import tracking
+from rnngrad.pipeline.config import config_hash, register
+from rnngrad.pipeline.job import run
+from rnngrad.pipeline.store import open_client
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["debug=default", "model.activation=tanh", "model.skip=false", "task.T=10"]
+NEW = 6  # new configurations per store for the per-run overhead (each on and off)
+
+
+def composed(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def copy_run(client, experiment_id: str, template, parent: str, seed: int, digest: str) -> None:
+    """The template run again, as seed `seed` (config hash `digest`): tags, params, last
+    metrics and files."""
+    tags = {k: v for k, v in template.data.tags.items() if k != "mlflow.runName"}
+    tags[rec.CONFIG_HASH] = digest
+    tags[rec.OVERRIDES] = tags[rec.OVERRIDES].replace("train.seed=0", f"train.seed={seed}")
+    tags[rec.PARENT] = parent
+    made = client.create_run(experiment_id, tags=tags, run_name=f"s{seed}")
+    params = {**template.data.params, "train.seed": str(seed)}
+    now = int(time.time() * 1000)
+    client.log_batch(
+        made.info.run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in template.data.metrics.items()],
+        params=[Param(k, v) for k, v in params.items()],
+    )
+    source = Path(template.info.artifact_uri.removeprefix("file://"))
+    shutil.copytree(
+        source, Path(made.info.artifact_uri.removeprefix("file://")), dirs_exist_ok=True
+    )
+    client.set_terminated(made.info.run_id, "FINISHED")
+
+
+def build_store(folder: Path, size: int) -> tuple[str, str, list[str]]:
+    """A store of `size` runs (module doc); returns its URI, the experiment and the overrides
+    that name it."""
+    uri = f"sqlite:///{folder}/mlflow.db"
+    where = [
+        f"tracking.uri={uri}",
+        f"tracking.artifact_root={folder}/art",
+        f"tracking.experiment=scale{size}",
+    ]
+    client = open_client(uri)
+    with sqlite3.connect(folder / "mlflow.db") as con:  # building only: fewer disk syncs
+        con.execute("PRAGMA journal_mode=WAL")
+    experiment = tracking.ensure_experiment(client, f"scale{size}", (folder / "art").as_uri())
+    parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}, run_name="sweep").info.run_id
+    base = [
+        *TINY,
+        *where,
+        f"internal.experiment_id={experiment}",
+        f"internal.parent_run_id={parent}",
+    ]
+    run(composed([*base, "train.seed=0"]), ["train.seed=0"])
+    (template,) = client.search_runs([experiment], f"tags.`{rec.ROLE}` != 'sweep'")
+    cfg = composed([*base, "train.seed=0"])
+    for seed in range(1, size):
+        cfg.train.seed = seed  # the config a sweep composes for this seed: its hash
+        copy_run(client, experiment, template, parent, seed, config_hash(cfg))
+    client.set_terminated(parent, "FINISHED")
+    with sqlite3.connect(folder / "mlflow.db") as con:  # measured as a user's store is kept
+        con.execute("PRAGMA journal_mode=DELETE")
+    return uri, experiment, where
+
+
+def overhead(where: list[str], experiment: str, size: int) -> tuple[float, float]:
+    """(median seconds of a tiny job without tracking, median on − off) over NEW seeds."""
+    client = tracking.MlflowClient(where[0].removeprefix("tracking.uri="))
+    parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}).info.run_id
+    told = [f"internal.experiment_id={experiment}", f"internal.parent_run_id={parent}",
+            "internal.job_total=1", "internal.git_commit='bench'"]  # fmt: skip
+    on, off = [], []
+    for seed in range(size, size + NEW):
+        for enabled, times in (("true", on), ("false", off)):
+            overrides = [*TINY, *where, *told, f"tracking.enabled={enabled}", f"train.seed={seed}"]
+            cfg = composed(overrides)
+            start = time.perf_counter()
+            run(cfg, [f"train.seed={seed}"])
+            times.append(time.perf_counter() - start)
+    client.set_terminated(parent, "FINISHED")
+    return statistics.median(off), statistics.median(a - b for a, b in zip(on, off, strict=True))
+
+
+def seconds(command: list[str], expect: str) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    took = time.perf_counter() - start
+    if done.returncode != 0 or expect not in done.stdout:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return took
+
+
+def ui_seconds(folder: Path, experiment: str, port: int = 5097) -> float:
+    """The median time of the runs table's first-page request, against make ui's server."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rnngrad.ops.ui", "--db", str(folder / "mlflow.db"), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    address = f"http://127.0.0.1:{port}"
+    body = json.dumps({"experiment_ids": [experiment], "max_results": 100,
+                       "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(address, timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("the MLflow UI never answered")
+                time.sleep(0.5)
+        times = []
+        for _ in range(5):
+            request = urllib.request.Request(
+                f"{address}/ajax-api/2.0/mlflow/runs/search", body.encode(),
+                {"Content-Type": "application/json"},
+            )  # fmt: skip
+            start = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=120) as reply:
+                assert len(json.loads(reply.read())["runs"]) == 100
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    args = parser.parse_args()
+    register()
+    rows = []
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            start = time.perf_counter()
+            uri, experiment, where = build_store(folder, size)
+            built = time.perf_counter() - start
+            job, cost = overhead(where, experiment, size)
+            grid = [*TINY, *where, f"train.seed=range(0,{size})", f"hydra.sweep.dir={tmp}/multirun"]
+            relaunch = seconds(
+                [sys.executable, "experiments/train.py", "-m", *grid], f"0 to run, {size} already"
+            )
+            report = [sys.executable, "-m", "rnngrad.reports", "--experiment", f"scale{size}",
+                      "--tracking-uri", uri, "--out", f"{tmp}/reports"]  # fmt: skip
+            full = seconds([*report, "--force"], "wrote")
+            check = seconds(report, "up to date")
+            ui = ui_seconds(folder, experiment)
+        rows.append((size, job, cost, relaunch, full, check, ui))
+        print(
+            f"{size:>6} runs (built in {built:.0f} s): per-run overhead {cost * 1000:.0f} ms "
+            f"({cost / job:.0%} of a {job:.2f} s job); relaunch {relaunch:.1f} s; report "
+            f"{full:.1f} s, up-to-date check {check:.1f} s; UI runs table {ui * 1000:.0f} ms",
+            flush=True,
+        )
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or ''}")
+    print(
+        "| runs | per-run overhead | relaunch | report build | report up to date | UI runs table |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, job, cost, relaunch, full, check, ui in rows:
+        print(
+            f"| {size:,} | {cost * 1000:.0f} ms ({cost / job:.0%}) | {relaunch:.1f} s | "
+            f"{full:.1f} s | {check:.1f} s | {ui * 1000:.0f} ms |"
+        )
+
+
+if __name__ == "__main__":
+    main()
