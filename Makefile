@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format bench bench-tracking bench-sweep bench-profile sweep report ui server server-stop clean
+.PHONY: help venv test lint format bench bench-tracking bench-sweep bench-scale bench-profile sweep report ui server server-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench-tracking: $(STAMP) ## time one sweep job with MLflow tracking on and off
 
 bench-sweep: $(STAMP) ## time make sweep: tracking on/off, 1 and 2 workers (~10 min)
 	$(BIN)/python benchmarks/bench_sweep.py
+
+bench-scale: $(STAMP) ## per-run overhead, relaunch, report and UI times at 100, 1,000, 10,000 runs (~30 min)
+	$(BIN)/python benchmarks/bench_scale.py
 
 bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) costs against a training step
 	$(BIN)/python benchmarks/bench_profile.py

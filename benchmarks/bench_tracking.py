@@ -39,8 +39,9 @@ def main(overrides: list[str], repeats: int = 5) -> None:
             f"internal.experiment_id={experiment}",
             f"internal.parent_run_id={parent}",
             "internal.job_total=1",
-            f"internal.git_commit={tracking.git_commit()}",
+            f"internal.git_commit='{tracking.git_commit()}'",
             "tracking.progress_every_s=1e9",
+            "tracking.rerun=true",  # each repeat records a new run (not: skipped, finished)
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfgs = {
