@@ -34,14 +34,16 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow.tracking import MlflowClient
 from stores import empty_store
 
 from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline.config import MODELS, build, config_hash, register
+from rnngrad.pipeline.config import MODELS, build, config_hash, plain, register
 from rnngrad.pipeline.labels import run_names
-from rnngrad.pipeline.sweeper import flat_configs
+from rnngrad.pipeline.sweeper import Composer, flat_configs
 from rnngrad.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,11 +134,15 @@ def test_every_preset_composes_and_every_job_validates(preset):
         jobs = grid(base)
         assert len(jobs) >= 6, "a preset sweeps something"
         hashes, plans = set(), []
+        loader = GlobalHydra.instance().config_loader()
+        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
         for job in jobs:
             cfg = compose("config", overrides=[f"experiment={preset}", *job])
             plans.append(build(cfg))
             hashes.add(config_hash(cfg))
             assert cfg.tracking.experiment == preset
+            # the sweeper's composition (rnngrad.pipeline.sweeper.Composer) is Hydra's
+            assert plain(composer([f"experiment={preset}", *job])) == plain(cfg)
         assert len(hashes) == len(jobs)  # every job is a distinct configuration
         names = run_names(flat_configs(plans))
         assert len(set(names)) == len(jobs) and max(map(len, names)) <= 40, names  # short
@@ -144,6 +150,27 @@ def test_every_preset_composes_and_every_job_validates(preset):
     assert "python experiments/train.py" in text or "make sweep" in text  # opens with its command
     question, runs = cli_help.preset(CONF / "experiment" / f"{preset}.yaml")
     assert question.endswith("?") and runs == len(jobs)  # ... its question; --help's count
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        ["task=adding", "task.T=50", "model.skip=true"],
+        ["model=attention", "task=permutation", "task.T=20"],
+        ["task.T=30", "task=copy_memory"],  # a value before the group it belongs to
+        ["++train.steps=7", "debug=default", "model.hidden_size=16"],
+        ["+remedy=irnn", "+pascanu/init=smart_tanh", "optim.lr=0.01"],
+        ["cluster=local", "tracking.experiment=mine", "model=rnn_sigmoid_skip"],
+    ],
+)
+def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job):
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        base = compose("config", return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
+        for _ in range(2):  # composed, then from what it kept
+            assert plain(composer(job)) == plain(compose("config", overrides=job))
 
 
 # -- end to end --------------------------------------------------------------------------
