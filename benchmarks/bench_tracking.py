@@ -22,6 +22,7 @@ from hydra import compose, initialize_config_dir
 from rnngrad.pipeline import tracking
 from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run
+from rnngrad.pipeline.store import open_client
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DEFAULT = ["task.T=30", "model.hidden_size=32", "model.activation=tanh", "train.early_stop=false"]
@@ -31,7 +32,7 @@ def main(overrides: list[str], repeats: int = 5) -> None:
     register()
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        client = tracking.MlflowClient(uri)
+        client = open_client(uri)  # as a sweep's launcher opens it (its index)
         experiment = tracking.ensure_experiment(client, "bench", Path(tmp, "art").as_uri())
         parent = client.create_run(experiment, tags={"rnngrad.role": "sweep"}).info.run_id
         store = [

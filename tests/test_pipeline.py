@@ -42,6 +42,7 @@ from stores import empty_store
 from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import MODELS, build, config_hash, plain, register
+from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.labels import run_names
 from rnngrad.pipeline.sweeper import Composer, flat_configs
 from rnngrad.tasks import TASKS
@@ -161,6 +162,8 @@ def test_every_preset_composes_and_every_job_validates(preset):
         ["++train.steps=7", "debug=default", "model.hidden_size=16"],
         ["+remedy=irnn", "+pascanu/init=smart_tanh", "optim.lr=0.01"],
         ["cluster=local", "tracking.experiment=mine", "model=rnn_sigmoid_skip"],
+        ["task.T=50", "task={T:100}"],  # a dict on a group's key is a value, in order
+        ["hydra.job.chdir=true", "task.T=20"],  # the hydra node is not the job's config
     ],
 )
 def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job):
@@ -171,6 +174,22 @@ def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job
         composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
         for _ in range(2):  # composed, then from what it kept
             assert plain(composer(job)) == plain(compose("config", overrides=job))
+
+
+@pytest.mark.parametrize(
+    "job", [["task.T=abc"], ["model.nope=1"], ["~optim.clip"], ["task=adding", "task.T=x"]]
+)
+def test_the_sweepers_composition_refuses_what_hydra_refuses_in_the_same_words(job):
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        base = compose("config", return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
+        with pytest.raises(Exception) as fast:
+            composer(job)
+        with pytest.raises(Exception) as full:
+            compose("config", overrides=job)
+    assert one_line(fast.value) == one_line(full.value)
 
 
 # -- end to end --------------------------------------------------------------------------

@@ -319,17 +319,26 @@ def test_a_report_up_to_date_with_its_runs_code_and_options_is_not_built_again(
 
 
 def test_a_reports_fingerprint_changes_with_any_run_and_with_the_options():
-    def run(run_id, status="FINISHED", end=100):
-        return SimpleNamespace(info=SimpleNamespace(run_id=run_id, status=status, end_time=end))
+    def run(run_id, status="FINISHED", end=100, name="r", tags=None, metrics=None):
+        info = SimpleNamespace(run_id=run_id, status=status, end_time=end, run_name=name)
+        data = SimpleNamespace(tags=tags or {}, params={"a": "1"}, metrics=metrics or {"m": 1})
+        return SimpleNamespace(info=info, data=data)
 
     runs = [run("a"), run("b")]
     base = fresh.fingerprint(runs, "ui=None")
     assert fresh.fingerprint(runs[::-1], "ui=None") == base  # the order it was read in: no
-    assert fresh.fingerprint(runs[:1], "ui=None") != base  # a run gone (deleted)
-    assert fresh.fingerprint([*runs, run("c")], "ui=None") != base  # a run more
-    assert fresh.fingerprint([run("a"), run("b", end=101)], "ui=None") != base  # run again
-    assert fresh.fingerprint([run("a"), run("b", "KILLED")], "ui=None") != base
+    changed = [
+        runs[:1],  # a run gone (deleted)
+        [*runs, run("c")],  # a run more
+        [run("a"), run("b", end=101)],  # run again
+        [run("a"), run("b", "KILLED")],
+        [run("a"), run("b", name="renamed")],  # edited in the UI
+        [run("a"), run("b", tags={"note": "edited"})],
+        [run("a"), run("b", metrics={"m": 2})],
+    ]
+    assert all(fresh.fingerprint(r, "ui=None") != base for r in changed)
     assert fresh.fingerprint(runs, "ui=http://127.0.0.1:5000") != base
+    assert fresh.fingerprint([run("a"), run("b", "RUNNING")], "ui=None") is None  # growing
 
 
 def test_tables_sort_numbers_as_numbers():

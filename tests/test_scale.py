@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from stores import empty_store
 
 from rnngrad.pipeline import record as rec
-from rnngrad.pipeline.config import register
+from rnngrad.pipeline.config import config_hash, register
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.pipeline.store import open_client
 
@@ -42,8 +42,9 @@ def store_of(folder: Path, runs: int) -> tuple[str, str]:
     return uri, experiment_id
 
 
-def job_statements(uri: str, experiment_id: str) -> list[tuple[str, tuple]]:
-    """Every SQL statement one job of a sweep sends to the store, with its parameters."""
+def job_statements(uri: str, experiment_id: str) -> tuple[list[tuple[str, tuple]], str]:
+    """Every SQL statement one job of a sweep sends to the store, with its parameters, and
+    the job's config hash."""
     register()
     parent = MlflowClient(uri).create_run(experiment_id, run_name="sweep").info.run_id
     overrides = [
@@ -70,7 +71,7 @@ def job_statements(uri: str, experiment_id: str) -> list[tuple[str, tuple]]:
         assert run_job(cfg, overrides)["outcome"] in ("finished", "solved")
     finally:
         event.remove(Engine, "before_cursor_execute", note)
-    return sent
+    return sent, config_hash(cfg)
 
 
 def reads_other_runs(db: Path, statement: str, parameters: tuple) -> list[str]:
@@ -93,10 +94,16 @@ def test_a_jobs_store_queries_do_not_grow_with_the_runs_of_its_experiment(tmp_pa
     sent = {}
     for runs in (20, 200):
         uri, experiment_id = store_of(tmp_path / str(runs), runs)
-        sent[runs] = job_statements(uri, experiment_id)
+        sent[runs], digest = job_statements(uri, experiment_id)
         db = tmp_path / str(runs) / "mlflow.db"
         for statement, parameters in sent[runs]:
             assert not reads_other_runs(db, statement, parameters), statement
+        # the claim looks the configuration up by its hash, through the index
+        (lookup,) = [(s, p) for s, p in sent[runs] if digest in p and s.startswith("SELECT")]
+        with sqlite3.connect(db) as con:
+            plan = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {lookup[0]}", lookup[1])]
+        assert any("rnngrad_config_hash" in step for step in plan), plan
+    assert len(sent[20]) > 20  # it did talk to the store: creating, logging, closing its run
     assert [s for s, _ in sent[20]] == [s for s, _ in sent[200]]  # the same, as many
 
 

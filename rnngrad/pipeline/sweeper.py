@@ -190,10 +190,18 @@ class Composer:
         self.loader, self.master, self.parser = loader, master, parser
         self.composed: dict[tuple[str, ...], DictConfig] = {}  # by group overrides
 
+    def composing(self, override) -> bool:
+        """Whether an override takes part in the first step: a config group's choice, as
+        Hydra tells them (a dict value is a value, even on a group's key), and any hydra.*
+        key, which only the hydra node (dropped) holds."""
+        key = override.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")) or override.package:
+            return True
+        return self.loader.repository.group_exists(key) and not isinstance(override.value(), dict)
+
     def __call__(self, job: list[str]) -> DictConfig:
         parsed = self.parser.parse_overrides(list(job))
-        repository = self.loader.repository
-        group = [bool(o.package) or repository.group_exists(o.key_or_group) for o in parsed]
+        group = [self.composing(o) for o in parsed]
         groups = tuple(o.input_line for o, g in zip(parsed, group, strict=True) if g)
         if groups not in self.composed:
             cfg = self.loader.load_sweep_config(self.master, list(groups))

@@ -24,7 +24,7 @@ def latest_sweep(client: MlflowClient, experiment_id: str):
     return found[0] if found else None
 
 
-def attach(client: MlflowClient, experiment: str, out: Path, digest: str) -> str:
+def attach(client: MlflowClient, experiment: str, out: Path, digest: str | None) -> str:
     """Upload <out>/<experiment>.html, figures/<experiment>/ and tables/<experiment>/ to the
     latest sweep run as report/..., unless it already holds the report that `digest`
     fingerprints (rnngrad.reports.fresh). Says what it did, in words."""
@@ -32,7 +32,7 @@ def attach(client: MlflowClient, experiment: str, out: Path, digest: str) -> str
     sweep = latest_sweep(client, found.experiment_id) if found else None
     if sweep is None:
         return "no sweep run to attach it to"
-    if sweep.data.tags.get(rec.REPORT_BUILT) == digest:
+    if digest is not None and sweep.data.tags.get(rec.REPORT_BUILT) == digest:
         return f"run {sweep.info.run_id} already holds it, under report/"
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report"
@@ -41,5 +41,6 @@ def attach(client: MlflowClient, experiment: str, out: Path, digest: str) -> str
         for part in ("figures", "tables"):
             shutil.copytree(out / part / experiment, report / part / experiment)
         client.log_artifacts(sweep.info.run_id, str(report), "report")
-    client.set_tag(sweep.info.run_id, rec.REPORT_BUILT, digest)
+    if digest is not None:
+        client.set_tag(sweep.info.run_id, rec.REPORT_BUILT, digest)
     return f"run {sweep.info.run_id}, under report/"

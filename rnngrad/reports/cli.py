@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     uri, client, runs = found
     server = uri.startswith(("http://", "https://"))
     ui = public(uri).rstrip("/") if server else args.ui  # a server is its own UI
-    digest = fresh.fingerprint(runs, f"ui={ui}")
+    digest = fresh.fingerprint(runs, f"store={public(uri)} ui={ui}")
     page = args.out / f"{args.experiment}.html"
     if args.only is None and not args.force and fresh.up_to_date(args.out, args.experiment, digest):
         print(

@@ -10,6 +10,7 @@ import html
 import re
 from pathlib import Path
 
+from ..pipeline.store import public
 from ..pipeline.verdict import ui_page
 
 STYLE = """
@@ -65,7 +66,7 @@ def header(exp) -> list[str]:
         f"<!doctype html><html><head><meta charset='utf-8'><title>rnngrad: {name}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>rnngrad report: {html.escape(name)}</h1>",
-        f"<p class='meta'>{len(runs)} runs read from {html.escape(exp.uri)} — "
+        f"<p class='meta'>{len(runs)} runs read from {html.escape(public(exp.uri))} — "
         + ", ".join(f"{v} {html.escape(k)}" for k, v in counts.items())
         + f"; {len(exp.runs)} analysed. Regenerate: <code>make report EXPERIMENT="
         + html.escape(name)
