@@ -6,9 +6,10 @@ hashes all three: every job run as the store has it (id, status, end time, name,
 params, last metrics: one search of the store), the source of rnngrad/reports/ and of the
 pipeline modules it reads (record, config, store, verdict), and the options (the store's
 address, `--ui`). While any run is still RUNNING a report is never up to date. The
-fingerprint is written beside the report when it is built
-(<out>/tables/<experiment>/built-from.txt) and as a tag of the sweep run it is attached to,
-so neither is done twice for the same runs.
+fingerprint is written beside the report's page when it is built
+(<out>/.<experiment>.built-from: hidden, and not among the files the page links or the sweep
+run receives) and as a tag of the sweep run it is attached to, so neither is done twice for
+the same runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 from rnngrad.pipeline import config, record, store, verdict
 
-STAMP = "built-from.txt"
 CODE = [
     *sorted(Path(__file__).parent.glob("*.py")),
     *(Path(m.__file__) for m in (record, config, store, verdict)),
@@ -43,7 +43,7 @@ def fingerprint(runs: list, options: str) -> str | None:
 
 
 def stamp(out: Path, experiment: str) -> Path:
-    return out / "tables" / experiment / STAMP
+    return out / f".{experiment}.built-from"
 
 
 def up_to_date(out: Path, experiment: str, digest: str | None) -> bool:
