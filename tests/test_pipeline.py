@@ -114,6 +114,13 @@ def grid(cfg) -> list[list[str]]:
     return [list(job) for job in itertools.product(*axes)]
 
 
+def sweepers_composer(master) -> Composer:
+    """The sweeper's composition (rnngrad.pipeline.sweeper.Composer), inside an initialised
+    Hydra, for the sweep whose launch config is `master`."""
+    loader = GlobalHydra.instance().config_loader()
+    return Composer(loader, master, OverridesParser.create(config_loader=loader))
+
+
 def test_every_group_option_composes_and_validates():
     register()
     options = {
@@ -135,8 +142,7 @@ def test_every_preset_composes_and_every_job_validates(preset):
         jobs = grid(base)
         assert len(jobs) >= 6, "a preset sweeps something"
         hashes, plans = set(), []
-        loader = GlobalHydra.instance().config_loader()
-        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
+        composer = sweepers_composer(base)
         for job in jobs:
             cfg = compose("config", overrides=[f"experiment={preset}", *job])
             plans.append(build(cfg))
@@ -170,8 +176,7 @@ def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         base = compose("config", return_hydra_config=True)
-        loader = GlobalHydra.instance().config_loader()
-        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
+        composer = sweepers_composer(base)
         for _ in range(2):  # composed, then from what it kept
             assert plain(composer(job)) == plain(compose("config", overrides=job))
 
@@ -183,8 +188,7 @@ def test_the_sweepers_composition_refuses_what_hydra_refuses_in_the_same_words(j
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         base = compose("config", return_hydra_config=True)
-        loader = GlobalHydra.instance().config_loader()
-        composer = Composer(loader, base, OverridesParser.create(config_loader=loader))
+        composer = sweepers_composer(base)
         with pytest.raises(Exception) as fast:
             composer(job)
         with pytest.raises(Exception) as full:
