@@ -41,10 +41,11 @@ from stores import empty_store
 
 from rnngrad.pipeline import cli_help, verdict
 from rnngrad.pipeline import record as rec
+from rnngrad.pipeline.compose import Composer
 from rnngrad.pipeline.config import MODELS, build, config_hash, plain, register
 from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.labels import run_names
-from rnngrad.pipeline.sweeper import Composer, flat_configs
+from rnngrad.pipeline.sweeper import flat_configs
 from rnngrad.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,7 @@ def grid(cfg) -> list[list[str]]:
 
 
 def sweepers_composer(master) -> Composer:
-    """The sweeper's composition (rnngrad.pipeline.sweeper.Composer), inside an initialised
+    """The sweeper's composition (rnngrad.pipeline.compose.Composer), inside an initialised
     Hydra, for the sweep whose launch config is `master`."""
     loader = GlobalHydra.instance().config_loader()
     return Composer(loader, master, OverridesParser.create(config_loader=loader))
@@ -148,7 +149,7 @@ def test_every_preset_composes_and_every_job_validates(preset):
             plans.append(build(cfg))
             hashes.add(config_hash(cfg))
             assert cfg.tracking.experiment == preset
-            # the sweeper's composition (rnngrad.pipeline.sweeper.Composer) is Hydra's
+            # the sweeper's composition (rnngrad.pipeline.compose.Composer) is Hydra's
             assert plain(composer([f"experiment={preset}", *job])) == plain(cfg)
         assert len(hashes) == len(jobs)  # every job is a distinct configuration
         names = run_names(flat_configs(plans))
