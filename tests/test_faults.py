@@ -371,8 +371,12 @@ def test_interrupts_are_one_line_and_close_every_run(store, how, code, said):
     [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
 )
 def test_a_single_run_stopped_closes_its_run(store, sig, code, said):
-    proc = store.start(
-        "debug=default", "train.steps=200000", "train.eval_every=1000", multirun=False
+    proc = store.start(  # a run that cannot end first: no early stop once solved
+        "debug=default",
+        "train.steps=2000000",
+        "train.eval_every=1000",
+        "train.early_stop=false",
+        multirun=False,
     )
     wait_until(lambda: any(r.info.status == "RUNNING" for r in store.runs()), 60, proc, "the run")
     os.killpg(proc.pid, sig)
