@@ -42,6 +42,7 @@ from rnngrad.pipeline import tracking
 from rnngrad.pipeline.config import config_hash, register
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.store import open_client
+from rnngrad.pipeline.sweeper import told
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -93,12 +94,7 @@ def build_store(folder: Path, size: int) -> tuple[str, str, list[str]]:
     client = open_client(uri)
     experiment = tracking.ensure_experiment(client, f"scale{size}", (folder / "art").as_uri())
     parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}, run_name="sweep").info.run_id
-    base = [
-        *TINY,
-        *where,
-        f"internal.experiment_id={experiment}",
-        f"internal.parent_run_id={parent}",
-    ]
+    base = [*TINY, *where, *told(experiment, parent, 1, "bench")]
     run(composed([*base, "train.seed=0"]), ["train.seed=0"])
     (template,) = [r for r in client.search_runs([experiment]) if r.info.run_id != parent]
     cfg = composed([*base, "train.seed=0"])
@@ -113,12 +109,11 @@ def overhead(where: list[str], experiment: str, size: int) -> tuple[float, float
     """(median seconds of a tiny job without tracking, median on − off) over NEW seeds."""
     client = tracking.MlflowClient(where[0].removeprefix("tracking.uri="))
     parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}).info.run_id
-    told = [f"internal.experiment_id={experiment}", f"internal.parent_run_id={parent}",
-            "internal.job_total=1", "internal.git_commit='bench'"]  # fmt: skip
+    job = told(experiment, parent, 1, "bench")
     on, off = [], []
     for seed in range(size, size + NEW):
         for enabled, times in (("true", on), ("false", off)):
-            overrides = [*TINY, *where, *told, f"tracking.enabled={enabled}", f"train.seed={seed}"]
+            overrides = [*TINY, *where, *job, f"tracking.enabled={enabled}", f"train.seed={seed}"]
             cfg = composed(overrides)
             start = time.perf_counter()
             run(cfg, [f"train.seed={seed}"])

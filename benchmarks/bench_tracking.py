@@ -23,6 +23,7 @@ from rnngrad.pipeline import tracking
 from rnngrad.pipeline.config import register
 from rnngrad.pipeline.job import run
 from rnngrad.pipeline.store import open_client
+from rnngrad.pipeline.sweeper import told
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DEFAULT = ["task.T=30", "model.hidden_size=32", "model.activation=tanh", "train.early_stop=false"]
@@ -37,10 +38,7 @@ def main(overrides: list[str], repeats: int = 5) -> None:
         parent = client.create_run(experiment, tags={"rnngrad.role": "sweep"}).info.run_id
         store = [
             f"tracking.uri={uri}",
-            f"internal.experiment_id={experiment}",
-            f"internal.parent_run_id={parent}",
-            "internal.job_total=1",
-            f"internal.git_commit='{tracking.git_commit()}'",
+            *told(experiment, parent, 1, tracking.git_commit()),
             "tracking.progress_every_s=1e9",
             "tracking.rerun=true",  # each repeat records a new run (not: skipped, finished)
         ]

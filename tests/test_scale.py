@@ -19,6 +19,7 @@ from rnngrad.pipeline import record as rec
 from rnngrad.pipeline.config import config_hash, register
 from rnngrad.pipeline.job import run as run_job
 from rnngrad.pipeline.store import open_client
+from rnngrad.pipeline.sweeper import told
 
 ROOT = Path(__file__).resolve().parents[1]
 # MLflow's tables that hold a row (or more) per run, and the index constraints that find one
@@ -54,10 +55,7 @@ def job_statements(uri: str, experiment_id: str) -> tuple[list[tuple[str, tuple]
         "train.steps=5",
         "model.hidden_size=4",
         "task.T=10",
-        f"internal.experiment_id={experiment_id}",
-        f"internal.parent_run_id={parent}",
-        "internal.job_total=1",
-        "internal.git_commit='0'",
+        *told(experiment_id, parent, 1, "0"),
     ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides)

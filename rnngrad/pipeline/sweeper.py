@@ -79,14 +79,7 @@ class TrackedSweeper(BasicSweeper):
         swept = ",".join(varied_keys(flat))
         commit = git_commit()  # asked once: every job runs this checkout
         parent = open_parent_run(client, experiment_id, uri, arguments, swept, commit)
-        extra = [
-            f"tracking.uri={uri}",
-            f"internal.experiment_id={experiment_id}",
-            f"internal.parent_run_id={parent}",
-            f"internal.job_total={len(todo)}",
-            f"internal.swept='{swept}'",  # quoted: the commas are not a sweep
-            f"internal.git_commit='{commit}'",  # quoted: 1234567 or 12e4567 is a string
-        ]
+        extra = [f"tracking.uri={uri}", *told(experiment_id, parent, len(todo), commit, swept)]
         print(
             f"sweep: {len(todo)} to run, {done_before}; experiment '{conf.experiment}' in "
             f"{store.public(uri)}",
@@ -172,6 +165,18 @@ class TrackedSweeper(BasicSweeper):
         if counts["failed"]:
             sys.exit(1)
         return [results]
+
+
+def told(experiment_id: str, parent: str, total: int, commit: str, swept: str = "") -> list[str]:
+    """What the sweeper tells each of its jobs (config.InternalConf), as overrides; also how
+    the benchmarks and tests run a job as a sweep's."""
+    return [
+        f"internal.experiment_id={experiment_id}",
+        f"internal.parent_run_id={parent}",
+        f"internal.job_total={total}",
+        f"internal.swept='{swept}'",  # quoted: the commas are not a sweep
+        f"internal.git_commit='{commit}'",  # quoted: 1234567 or 12e4567 is a string
+    ]
 
 
 class Job(NamedTuple):
