@@ -349,9 +349,7 @@ def test_a_run_holds_its_record(store):
     np.testing.assert_allclose(
         saved["log10_long"][-1], [m.value for m in sorted(final, key=lambda m: m.step)]
     )
-    png = (Path(folder) / rec.FIGURE).read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert int.from_bytes(png[16:20], "big") >= 780  # sharp: 150 dpi
+    assert not (Path(folder) / rec.FIGURE).exists()  # drawn only with tracking.run_figure=true
     config = yaml.safe_load((Path(folder) / rec.CONFIG).read_text())
     assert config["model"]["hidden_size"] == 8 and config["task"]["T"] == 12
     assert config["internal"]["git_commit"] == tags[rec.GIT_COMMIT]
@@ -399,10 +397,17 @@ def test_a_sweep_that_asks_for_its_report_builds_it_once_and_attaches_it_once(st
 
 
 def test_single_runs_and_debug_sweeps_stay_out_of_a_presets_experiment(store):
-    single = store.launch("model.hidden_size=8", "train.steps=10", "task.T=10", multirun=False)
+    single = store.launch(
+        "model.hidden_size=8", "train.steps=10", "task.T=10", "tracking.run_figure=true",
+        multirun=False,
+    )  # fmt: skip
     ok(single)
     (run,) = store.runs("single_runs")  # the run says where it went, and how to see it
     eid, rid = run.info.experiment_id, run.info.run_id
+    figure = store.client().download_artifacts(rid, rec.FIGURE, str(store.tmp / "dl"))
+    png = Path(figure).read_bytes()  # asked for: the run's profiles over training, drawn
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert int.from_bytes(png[16:20], "big") >= 780  # sharp: 150 dpi
     assert single.stdout.strip().splitlines()[-3:] == [
         f"recorded: run {rid} in experiment 'single_runs' (id {eid}) of {store.uri}",
         f"browse: mlflow ui --backend-store-uri {store.uri}, then "

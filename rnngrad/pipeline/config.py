@@ -104,6 +104,10 @@ class TrackingConf:
     list_skipped: bool = False  # name each configuration a sweep skips as already finished
     report: bool = False  # when a sweep ends, build its report and attach it (make sweep does)
     ui: str | None = None  # the MLflow UI that report's run ids link to (make sweep: make ui's)
+    # profile.png in each run: its profiles over training, drawn by matplotlib (~0.2 s a run:
+    # most of what tracking costs a short job). The UI charts the initial and final profiles
+    # from the run's metrics either way, and the reports draw from profiles.npz.
+    run_figure: bool = False
 
 
 @dataclass

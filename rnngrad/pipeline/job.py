@@ -5,7 +5,8 @@ the flattened resolved config; tags = the record version, the Hydra overrides, t
 hash, the git commit, the task, the model, the primary metric and its direction, the keys
 its sweep varied, the sweep (parent run), the self-check and the outcome; metrics by
 training step (the no-learning baseline at step 0); the initial and final profiles as metric
-series with step = t; profiles.npz (training step × t) and profile.png; config.yaml.
+series with step = t; profiles.npz (training step × t), history.csv and config.yaml; and
+profile.png with tracking.run_figure=true.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from .config import Plan, config_hash, flatten, plain, take
 from .errors import one_line
 from .labels import job_label, override_name, run_title
 from .recorder import Recorder
-from .run_figure import DPI, plt, profile_figure
 from .verdict import describe, regime, where
 
 
@@ -230,6 +230,9 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
         recorder.save_history(folder)
         if recorder.steps:
             recorder.save_profiles(folder)
+        if recorder.steps and plan.cfg.tracking.run_figure:
+            from .run_figure import DPI, plt, profile_figure  # matplotlib: only when drawing
+
             fig = profile_figure(
                 recorder.steps,
                 recorder.arrays["log10_long"],
