@@ -16,8 +16,15 @@ train.seed had run. Then, on that store:
   table sends for its first page in the view a sweep shares (POST
   /ajax-api/2.0/mlflow/runs/search, 100 runs, by log10_ratio).
 
-Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000])
-About 30 minutes on 2 cores with the default sizes: a benchmark, not a test.
+Then a sweep as a user launches it: `experiments/train.py -m` over 1,000 seeds of the same
+tiny configuration (2 workers) into a fresh SQLite store, and again into the PostgreSQL-backed
+MLflow server of `make server`, with the per-run cost of its first 100 runs against its last
+100: each run's time on its worker (the spacing of the runs' ends in the store, times the 2
+workers) less its training (its `wall_time_s`).
+
+Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
+[--sweep 1000] [--stores sqlite postgresql])
+About an hour on 2 cores with the defaults: a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import json
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -166,11 +174,86 @@ def ui_seconds(folder: Path, experiment: str, port: int = 5097) -> float:
         server.wait(timeout=30)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_store(folder: Path):
+    """`make server`'s MLflow server on PostgreSQL in `folder`: (its URI, the stop command)."""
+    port, ops = free_port(), [sys.executable, "-m", "rnngrad.ops.server"]
+    folder.parent.chmod(0o755)  # PostgreSQL's own user must reach its data folder
+    started = subprocess.run([*ops, "start", "--dir", str(folder), "--port", str(port),
+                              "--pg-port", str(free_port())], capture_output=True, text=True)  # fmt: skip
+    if started.returncode:
+        sys.exit(f"make server's start failed:\n{started.stdout}{started.stderr}")
+    return f"http://127.0.0.1:{port}", [*ops, "stop", "--dir", str(folder)]
+
+
+def window(runs: list, workers: int) -> tuple[float, float]:
+    """(seconds a run holds its worker, of which training) over consecutive `runs` by end."""
+    ends = sorted(r.info.end_time for r in runs)
+    held = (ends[-1] - ends[0]) / 1000 / (len(runs) - 1) * workers
+    return held, statistics.median(r.data.metrics[rec.WALL_TIME] for r in runs)
+
+
+def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, float, float, float]:
+    """One n-run sweep into a fresh store of `kind`: (its wall seconds, the per-run overhead
+    of its first 100 runs, of its last 100, the median training time of a run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stop = None
+        if kind == "sqlite":
+            uri = f"sqlite:///{tmp}/mlflow.db"
+            where = [f"tracking.uri={uri}", f"tracking.artifact_root={tmp}/art"]
+        else:
+            uri, stop = server_store(Path(tmp, "server"))
+            where = [f"tracking.uri={uri}"]
+        try:
+            grid = [*TINY, *where, "tracking.experiment=growth", f"hydra.launcher.n_jobs={workers}",
+                    f"train.seed=range(0,{n})", f"hydra.sweep.dir={tmp}/multirun"]  # fmt: skip
+            wall = seconds(
+                [sys.executable, "experiments/train.py", "-m", *grid], f"summary: {n} finished"
+            )
+            client = tracking.MlflowClient(uri)
+            experiment = client.get_experiment_by_name("growth").experiment_id
+            runs = [r for r in tracking.search_all(client, experiment, "attributes.status = 'FINISHED'")
+                    if r.data.tags.get(rec.ROLE) != "sweep"]  # fmt: skip
+        finally:
+            if stop:
+                subprocess.run(stop, capture_output=True)
+    if len(runs) != n:
+        sys.exit(f"the {kind} sweep finished {len(runs)} runs of {n}")
+    runs.sort(key=lambda r: r.info.end_time)
+    (first, train_first), (last, train_last) = (
+        window(runs[:100], workers),
+        window(runs[-100:], workers),
+    )
+    return (
+        wall,
+        first - train_first,
+        last - train_last,
+        statistics.median([train_first, train_last]),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
+    parser.add_argument("--sweep", type=int, default=1000, help="runs of the sweep (0: none)")
+    parser.add_argument("--stores", nargs="*", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     register()
+    grown = []
+    for kind in args.stores if args.sweep else []:
+        wall, first, last, train = sweep_growth(kind, args.sweep)
+        grown.append((kind, wall, first, last, train))
+        print(
+            f"a {args.sweep}-run sweep on {kind}: {wall:.0f} s; per-run overhead, first 100 "
+            f"runs {first * 1000:.0f} ms, last 100 {last * 1000:.0f} ms ({last / first - 1:+.1%}); "
+            f"training {train * 1000:.0f} ms a run",
+            flush=True,
+        )
     rows = []
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -204,6 +287,15 @@ def main() -> None:
         print(
             f"| {size:,} | {cost * 1000:.0f} ms ({cost / job:.0%}) | {relaunch:.1f} s | "
             f"{full:.1f} s | {check:.1f} s | {ui * 1000:.0f} ms |"
+        )
+    if grown:
+        print(f"\n| a {args.sweep:,}-run sweep | wall | per-run overhead, first 100 | last 100 | "
+              "change | training a run |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for kind, wall, first, last, train in grown:
+        print(
+            f"| {kind} | {wall:.0f} s | {first * 1000:.0f} ms | {last * 1000:.0f} ms | "
+            f"{last / first - 1:+.1%} | {train * 1000:.0f} ms |"
         )
 
 
