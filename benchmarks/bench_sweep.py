@@ -7,8 +7,8 @@ repeated. Prints each wall time, the tracking overhead per pair and the 2-over-1
 with the sweep's accounting: the jobs' own training time (each job's line says it), so that
 what the launcher and the store add shows. The machine's ceiling: the sweep's longest job
 (T = 100, H = 128, tanh, 300 steps, tracking off) run alone and as two copies at once, in
-new processes; 2 × alone / together is the most 2 workers can gain on this machine for this
-work (2.0 where the cores are real and do not share what the job needs).
+new processes, timing their training; 2 × alone / together is the most 2 workers can gain on
+this machine for this work (2.0 where the cores are real and share nothing the job needs).
 About 10 minutes on 2 cores: a benchmark, not a test.
 
 Run: make bench-sweep   (or .venv/bin/python benchmarks/bench_sweep.py [--pairs N] [overrides])
@@ -45,21 +45,24 @@ def sweep(*overrides: str) -> tuple[float, list[float]]:
         ]
         start = time.perf_counter()
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        return time.perf_counter() - start, [float(s) for s in JOB_TIME.findall(done.stdout)]
+        return time.perf_counter() - start, trained(done.stdout)
 
 
 def ceiling() -> tuple[float, float]:
-    """(seconds of the longest job alone, of two copies started together: the later end)."""
+    """(training seconds of the longest job alone, of two copies started together: the slower
+    one's), as each job's line says them: process start-up is not part of it."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, str(TRAIN), *LONGEST, f"hydra.run.dir={tmp}/run"]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        alone = time.perf_counter() - start
-        start = time.perf_counter()
-        pair = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(2)]
-        if any(p.wait() for p in pair):
+        (alone,) = trained(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        pair = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [p.communicate()[0] for p in pair]
+        if any(p.returncode for p in pair):
             sys.exit("the longest job failed")
-        return alone, time.perf_counter() - start
+        return alone, max(t for out in outs for t in trained(out))
+
+
+def trained(stdout: str) -> list[float]:
+    return [float(s) for s in JOB_TIME.findall(stdout)]
 
 
 def accounting(wall: float, jobs: list[float], workers: int) -> str:
