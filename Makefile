@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install rnngrad with its dev tools
 
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
 test: $(STAMP) ## run the test suite (creates the environment on a fresh machine)
 	$(BIN)/python -m pytest
 
@@ -33,7 +38,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 
 # One BLAS thread; OPENBLAS_CORETYPE/L2_SIZE unset for this command only:
 # they force an older, slower OpenBLAS kernel on some processors.
-bench: $(STAMP) ## time forward+backward against GEMM throughput and PyTorch (if installed)
+bench: $(BENCH_STAMP) ## time forward+backward against GEMM throughput and PyTorch (installs torch)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    MKL_NUM_THREADS=1 $(BIN)/python benchmarks/bench_engine.py
 
