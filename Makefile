@@ -42,13 +42,13 @@ bench: $(BENCH_STAMP) ## time forward+backward against GEMM throughput and PyTor
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    MKL_NUM_THREADS=1 $(BIN)/python benchmarks/bench_engine.py
 
-bench-tracking: $(STAMP) ## time one sweep job with MLflow tracking on and off
+bench-tracking: $(STAMP) ## one sweep job with tracking on and off, and MLflow alone storing its record
 	$(BIN)/python benchmarks/bench_tracking.py
 
-bench-sweep: $(STAMP) ## time make sweep: tracking on/off, 1 and 2 workers (~10 min)
+bench-sweep: $(STAMP) ## make sweep: tracking on/off, 1 and 2 workers, the machine's 2-core ceiling (~12 min)
 	$(BIN)/python benchmarks/bench_sweep.py
 
-bench-scale: $(STAMP) ## per-run overhead, relaunch, report and UI times at 100, 1,000, 10,000 runs (~30 min)
+bench-scale: $(STAMP) ## stores of 100 to 10,000 runs; 1,000-run sweeps on SQLite and PostgreSQL (~1 h)
 	$(BIN)/python benchmarks/bench_scale.py
 
 bench-profile: $(STAMP) ## what a recorded profile (reference + self-check) costs against a training step
