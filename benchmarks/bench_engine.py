@@ -17,6 +17,7 @@ FLOPs counted are those of the matrix products the engine performs:
     6(T-1)·B·H²   recurrence forward, recurrence backward, ∂J/∂W_r
   + 6T·B·H·C      scores, ∂J/∂W_u, ∂J/∂h from the scores
   + 2T·B·H·D      ∂J/∂W_e (the forward input projection of one-hot inputs is a lookup)
+(not the bias sums: ∂J/∂b rides along in ∂J/∂W_e's product as one more row, uncounted).
 
 Timings are interleaved (engine, torch, engine, torch, ...) and repeated; medians are quoted.
 
@@ -80,7 +81,7 @@ def matmul_floor_call(batch: int, hidden: int, steps: int):
     w = rng.standard_normal((hidden, hidden))
     hs = rng.standard_normal((steps + 1, batch, hidden))  # (T+1, B, H)
     g = rng.standard_normal((steps * batch, C))  # (T·B, C)
-    w_u, oh = rng.standard_normal((C, hidden)), rng.standard_normal((D, steps * batch))
+    w_u, oh = rng.standard_normal((C, hidden)), rng.standard_normal((D + 1, steps * batch))
     out = np.empty((batch, hidden))
     flat = hs[1:].reshape(-1, hidden)
 
@@ -93,7 +94,7 @@ def matmul_floor_call(batch: int, hidden: int, steps: int):
         for t in range(steps - 1, 0, -1):
             np.matmul(hs[t], w, out=out)  # recurrence, backward
         flat[batch:].T @ hs[1:-1].reshape(-1, hidden)  # dJ/dW_r
-        oh @ flat  # dJ/dW_e
+        oh @ flat  # dJ/dW_e and dJ/db: one-hot x_t over a row of ones
 
     return call
 
@@ -182,14 +183,15 @@ def limit_parts(batch: int, hidden: int, steps: int) -> dict:
     w, w_u = rng.standard_normal((hidden, hidden)), rng.standard_normal((C, hidden))
     s, y = rng.standard_normal((steps, batch, C)), rng.integers(0, C, size=(steps, batch))
     flat, g = a.reshape(-1, hidden), s.reshape(-1, C)  # (T·B, H), (T·B, C)
-    onehot = np.eye(D)[rng.integers(0, D, size=steps * batch)].T  # (D, T·B)
+    onehot = np.eye(D + 1)[rng.integers(0, D, size=steps * batch)].T  # (D+1, T·B)
+    onehot[D] = 1.0  # the row of ones that gives ∂J/∂b
     rec = np.empty((batch, hidden))
 
     def recurrence():
         for t in range(1, steps):
             np.matmul(a[t], w, out=rec)
 
-    def narrow():  # scores, ∂J/∂W_u, W_uᵀ ds, ∂J/∂W_e
+    def narrow():  # scores, ∂J/∂W_u, W_uᵀ ds, ∂J/∂W_e with ∂J/∂b
         return flat @ w_u.T, g.T @ flat, g @ w_u, onehot @ flat
 
     n, rows, wide = steps * batch, (steps - 1) * batch, f"{C}- and {D}-wide"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .functional import activate, activation_grad, column_sums, input_weight_grad
+from .functional import activate, activation_grad, column_sums, input_grads
 from .workspace import Workspace
 
 PARAM_NAMES = ("W_e", "W_r", "b", "W_u", "c")
@@ -137,8 +137,8 @@ def backward(
             dh[t - 2] += carry * dh[t - 1]  # ... + (1 − α) ∂J/∂h_t through the leak
     # Σ_t da_t h_{t-1}ᵀ; the t = 1 term has h_0 = 0
     grads["W_r"] = da[1:].reshape(-1, hidden).T @ h[1:-1].reshape(-1, hidden)
-    grads["b"] = column_sums(da.reshape(-1, hidden))
-    grads["W_e"] = input_weight_grad(trace.inputs, da, params["W_e"].shape[1])  # Σ_t da_t x_tᵀ
+    # Σ_t da_t x_tᵀ and Σ_t da_t, in one product that reads da once
+    grads["W_e"], grads["b"] = input_grads(trace.inputs, da, params["W_e"].shape[1])
     return {name: grads[name] for name in PARAM_NAMES}, dh
 
 
