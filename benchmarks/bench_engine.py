@@ -161,8 +161,8 @@ def measure(size, repeats: int, with_torch: bool, budget: float = 0.2) -> dict:
     )
     if with_torch:
         result["speedup"] = statistics.median(r["torch"] / r["engine"] for r in rounds)
-        # the engine's FLOPs at 100 % of GEMM throughput would take flops / rate seconds:
-        # no implementation of these products beats torch by more than this on this machine
+        # the engine's FLOPs at 100 % of GEMM throughput would take flops / rate seconds: no
+        # implementation doing these products beats torch by more than this on this machine
         result["ceiling"] = statistics.median(
             r["torch"] / (flops / (2 * GEMM_N**3 / r["gemm"])) for r in rounds
         )
@@ -298,8 +298,8 @@ def main() -> None:
             "\nof GEMM: GFLOP/s / 1024³ GEMM GFLOP/s, for the engine and for its matrix products\n"
             "alone (floor); of floor: floor time / engine time; speed-up: torch time / engine time;\n"
             "ceiling: torch time / (FLOPs / GEMM GFLOP/s), the speed-up of an implementation that\n"
-            "ran these FLOPs at 100 % of GEMM throughput and did nothing else: no implementation\n"
-            "of this model's products can beat torch by more on this machine.\n"
+            "ran these FLOPs at 100 % of GEMM throughput and did nothing else: the most that any\n"
+            "implementation doing these products can reach against torch on this machine.\n"
             f"Each a median over {repeats} interleaved rounds."
         )
         if args.limits:
