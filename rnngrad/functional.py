@@ -1,6 +1,6 @@
 """The element-wise pieces of the models: activations, their derivatives, the two losses,
-the input weights' gradient for one-hot inputs, and Euclidean norms that neither underflow
-nor overflow.
+the input weights' and the bias's gradients (token or real inputs), and Euclidean norms
+that neither underflow nor overflow.
 
 Shapes: `s` are output scores (..., C); `y` class ids (...) or real targets (..., C).
 All functions are pure and work in the dtype they are given.
