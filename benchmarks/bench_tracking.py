@@ -3,7 +3,9 @@ what MLflow itself takes to store that job's record.
 
 Runs one configuration of the default `vanishing` sweep in this process, as a sweep's job
 (under a parent run, into a fresh SQLite store in a temporary folder), alternating
-tracking.enabled=true and false, and prints the median wall time of each and the overhead.
+tracking.enabled=true and false, and prints the median time of the untracked job and the
+median overhead (on − off, round by round), in wall time and in this process's CPU time
+(what a sweep's busy workers pay; steadier on a noisy machine).
 In the same rounds it stores the last tracked run's whole record again with nothing but
 MLflow's client (create the run with its tags, its params in one batch, its metrics in
 another, its files, close it): the least that any tracking through MLflow pays for that
@@ -31,6 +33,7 @@ from rnngrad.pipeline.store import open_client
 from rnngrad.pipeline.sweeper import told
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+CLOCKS = {"wall time": time.perf_counter, "CPU time": time.process_time}  # this process's
 DEFAULT = ["task.T=30", "model.hidden_size=32", "model.activation=tanh", "train.early_stop=false"]
 
 
@@ -58,7 +61,7 @@ def store_alone(client, experiment: str, record: dict) -> None:
     client.set_terminated(run_id, "FINISHED")
 
 
-def main(overrides: list[str], repeats: int = 7) -> None:
+def main(overrides: list[str], repeats: int = 15) -> None:
     register()
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
@@ -79,27 +82,43 @@ def main(overrides: list[str], repeats: int = 7) -> None:
         record = record_of(client, run(cfgs["true"], [])["run_id"], Path(tmp, "record"))
         run(cfgs["false"], [])  # warmed up: imports, store creation
         store_alone(client, experiment, record)
-        times = {"true": [], "false": [], "mlflow": []}
+        times = {(kind, clock): [] for kind in ("true", "false", "mlflow") for clock in CLOCKS}
+
+        outside = {"true": [], "false": []}  # the job's wall time less its training
+
+        def timed(kind: str, work) -> None:
+            start = {clock: CLOCKS[clock]() for clock in CLOCKS}
+            result = work()
+            for clock, read in CLOCKS.items():
+                times[kind, clock].append(read() - start[clock])
+            if kind in outside:
+                outside[kind].append(times[kind, "wall time"][-1] - result["seconds"])
+
         for _ in range(repeats):
             for on, cfg in cfgs.items():
-                start = time.perf_counter()
-                run(cfg, [])
-                times[on].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            store_alone(client, experiment, record)
-            times["mlflow"].append(time.perf_counter() - start)
-    on, off = statistics.median(times["true"]), statistics.median(times["false"])
-    alone = statistics.median(times["mlflow"])
-    cost = statistics.median(a - b for a, b in zip(times["true"], times["false"], strict=True))
+                timed(on, lambda cfg=cfg: run(cfg, []))
+            timed("mlflow", lambda: store_alone(client, experiment, record))
     print(f"\nconfig: {' '.join(overrides)}  ({repeats} runs each, interleaved, medians)")
-    print(f"tracking off: {off:.3f} s   tracking on: {on:.3f} s")
-    print(f"tracking costs the run {cost * 1000:.0f} ms: {cost / off:.1%} of the job")
     print(
-        f"MLflow alone storing the same record ({len(record['params'])} params, "
-        f"{len(record['tags'])} tags, {len(record['metrics'])} metric points, its files): "
-        f"{alone * 1000:.0f} ms, {alone / off:.1%} of the job"
+        f"MLflow alone stores the same record: {len(record['params'])} params, "
+        f"{len(record['tags'])} tags, {len(record['metrics'])} metric points, its files"
     )
-    print(f"tracking is 5 % of a job of {cost / 0.05:.1f} s or more")
+    for clock in CLOCKS:
+        on, off = (times[kind, clock] for kind in ("true", "false"))
+        cost = statistics.median(a - b for a, b in zip(on, off, strict=True))
+        job, alone = statistics.median(off), statistics.median(times["mlflow", clock])
+        print(
+            f"{clock}: job {job:.3f} s untracked; tracking adds {cost * 1000:.0f} ms "
+            f"({cost / job:.1%}); MLflow alone {alone * 1000:.0f} ms ({alone / job:.1%}); "
+            f"tracking is 5 % of a job of {cost / 0.05:.1f} s"
+        )
+    on, off = (statistics.median(outside[kind]) for kind in ("true", "false"))
+    job = statistics.median(times["false", "wall time"])
+    print(
+        f"outside training (the job's wall time less the training time it prints): "
+        f"{on * 1000:.0f} ms tracked, {off * 1000:.0f} ms untracked: tracking adds "
+        f"{(on - off) * 1000:.0f} ms ({(on - off) / job:.1%}), without training's noise"
+    )
 
 
 if __name__ == "__main__":
