@@ -146,10 +146,10 @@ def close_failed(client, run_id: str, logger, error: str, interrupted: bool) -> 
 
 def train_and_report(plan: Plan, label: str, logger: tracking.RunLogger | None) -> dict:
     """Train the plan's model on its task; record it if `logger`; the result for the summary."""
-    start = time.monotonic()
     recorder = Recorder(plan, label, logger)
     if logger:
         logger.params(run_params(plan))
+    start = time.monotonic()  # the training's time (wall_time_s), not the record's
     print(f"{label}: start", flush=True)
     with threadpool_limits(limits=1):  # one BLAS thread: the workers already fill the cores
         outcome = train(plan.model, plan.task, plan.settings, on_eval=recorder)
