@@ -38,7 +38,7 @@ register()
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
-    from rnngrad.pipeline.job import run  # MLflow and matplotlib: only once there is a job
+    from rnngrad.pipeline.job import run  # MLflow: only once there is a job
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)

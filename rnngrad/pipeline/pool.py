@@ -3,7 +3,7 @@ outlives its launcher (the default launcher, conf/cluster/machine.yaml).
 
 Each worker runs one job at a time and is reused for the next. Workers are forked from a
 fork server (multiprocessing's "forkserver") that imported the job's modules once (seconds:
-MLflow, Hydra, matplotlib): a worker starts in milliseconds, also the one that replaces a
+MLflow, Hydra): a worker starts in milliseconds, also the one that replaces a
 dead worker, and none inherits the launcher's threads or store connections (a fork of the
 launcher itself would). The fork server ignores Ctrl-C, SIGTERM and SIGHUP (the launcher
 stops the workers itself) and ends once the launcher and its workers are gone. Pools such
