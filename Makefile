@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install rnngrad with its dev tools
 
+# make bench's PyTorch (the bench extra): the CPU build from PyTorch's own index, not PyPI's
+# Linux wheel with its GB of CUDA libraries (an index that cannot be reached costs seconds)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX) -e '.[bench]'
 	@touch $(BENCH_STAMP)
 
 test: $(STAMP) ## run the test suite (creates the environment on a fresh machine)

@@ -187,15 +187,17 @@ def server_store(folder: Path):
     started = subprocess.run([*ops, "start", "--dir", str(folder), "--port", str(port),
                               "--pg-port", str(free_port())], capture_output=True, text=True)  # fmt: skip
     if started.returncode:
+        subprocess.run([*ops, "stop", "--dir", str(folder)], capture_output=True)  # what did start
         sys.exit(f"make server's start failed:\n{started.stdout}{started.stderr}")
     return f"http://127.0.0.1:{port}", [*ops, "stop", "--dir", str(folder)]
 
 
 def window(runs: list, workers: int) -> tuple[float, float]:
-    """(seconds a run holds its worker, of which training) over consecutive `runs` by end."""
+    """(mean seconds a run holds its worker, of which training) over `runs`, consecutive by
+    their end: the span of their ends over the runs between, times the workers."""
     ends = sorted(r.info.end_time for r in runs)
     held = (ends[-1] - ends[0]) / 1000 / (len(runs) - 1) * workers
-    return held, statistics.median(r.data.metrics[rec.WALL_TIME] for r in runs)
+    return held, statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
 
 
 def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, float, float, float]:
@@ -243,6 +245,8 @@ def main() -> None:
     parser.add_argument("--sweep", type=int, default=1000, help="runs of the sweep (0: none)")
     parser.add_argument("--stores", nargs="*", default=["sqlite", "postgresql"])
     args = parser.parse_args()
+    if args.sweep and args.sweep < 200:
+        parser.error("--sweep: at least 200 runs (its first 100 and its last 100), or 0")
     register()
     grown = []
     for kind in args.stores if args.sweep else []:
