@@ -163,9 +163,8 @@ class PoolLauncher(Launcher):
         return pool.launch(shared, jobs, workers, failed, PRELOAD, progress.job_ended)
 
     def warm_up(self) -> None:
-        """Start the workers' fork server before the sweeper opens the store: its imports
-        (~2 s) run on another core meanwhile, not after. Workers get the environment it
-        starts with: call it once the store's credentials are in the environment."""
+        """Start the workers' fork server once the sweeper has validated its jobs, before it
+        opens the store: its imports (~2 s) run on another core meanwhile, not after."""
         from rnngrad.pipeline import pool
 
         pool.prepare(PRELOAD)

@@ -44,6 +44,8 @@ class TrackedSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]):
         jobs = self.expand(arguments)
         plans = [self.compose(job) for job in jobs]  # a bad value ends the sweep here
+        if hasattr(self.launcher, "warm_up"):  # rnngrad's pool: its workers' imports start now
+            self.launcher.warm_up()
         conf = plans[0].cfg.tracking
         flat = flat_configs(plans)
         names = run_names(flat)  # quoted: the value has spaces and "="; a name has no quote
@@ -53,18 +55,13 @@ class TrackedSweeper(BasicSweeper):
         print(f"sweep: {len(jobs)} configurations", flush=True)
         if not conf.enabled:
             return self.launch_and_summarise(jobs, names, [], None)
-        uri = store.credentials_to_env(store.store_uri(conf.uri))
-        self.refuse_sqlite_on_slurm(uri)
-        # rnngrad's pool: its workers' imports (~2 s) start now, on another core, while MLflow
-        # is imported and the store opened here. Not before credentials_to_env: the workers
-        # get the environment their fork server starts with.
-        if hasattr(self.launcher, "warm_up"):
-            self.launcher.warm_up()
         # MLflow is imported here, once there is a sweep to record: Hydra imports this module
         # to find its plugins, and a bad configuration or --help need not wait for MLflow.
         from .sweep_record import Sweep, open_experiment, open_parent_run
         from .tracking import git_commit
 
+        uri = store.credentials_to_env(store.store_uri(conf.uri))
+        self.refuse_sqlite_on_slurm(uri)
         interrupts.raise_on_sigterm()
         metrics = sorted({plan.task.metric for plan in plans})
         client, experiment_id, finished = open_experiment(uri, conf, metrics)
