@@ -124,11 +124,6 @@ ConfigStore.instance().store(
 )
 
 
-# what every worker needs, imported once by the fork server: this module (execute_job) and
-# the job (MLflow), which experiments/train.py imports lazily
-PRELOAD = (__name__, "rnngrad.pipeline.job")
-
-
 class PoolLauncher(Launcher):
     """Every job in a worker process of rnngrad.pipeline.pool (one per core by default)."""
 
@@ -159,15 +154,11 @@ class PoolLauncher(Launcher):
             ret._return_value = err
             return ret
 
+        # what every worker needs, imported once by the fork server: this module (execute_job)
+        # and the job (MLflow, matplotlib), which experiments/train.py imports lazily
+        preload = (__name__, "rnngrad.pipeline.job")
         progress = Progress(len(jobs), costs=getattr(self, "expected_costs", None))
-        return pool.launch(shared, jobs, workers, failed, PRELOAD, progress.job_ended)
-
-    def warm_up(self) -> None:
-        """Start the workers' fork server once the sweeper has validated its jobs, before it
-        opens the store: its imports (~2 s) run on another core meanwhile, not after."""
-        from rnngrad.pipeline import pool
-
-        pool.prepare(PRELOAD)
+        return pool.launch(shared, jobs, workers, failed, preload, progress.job_ended)
 
 
 def execute_job(shared: dict, job) -> JobReturn:

@@ -68,7 +68,9 @@ def launch(
     job whose worker died. `preload`: the modules the fork server imports once for every
     worker (those `shared` and the jobs need); only the first launch of a process sets them.
     `ended(i)` is called as job i ends (its result in, or its worker dead)."""
-    context = prepare(preload)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    start_fork_server()
     blob = cloudpickle.dumps(shared)
     results: list = [None] * len(jobs)
     pending = deque(range(len(jobs)))
@@ -110,16 +112,6 @@ def launch(
     return [
         failed(jobs[i], r) if isinstance(r, BaseException) else r for i, r in enumerate(results)
     ]
-
-
-def prepare(preload: tuple[str, ...]):
-    """The forkserver context, its server started: it imports `preload` in the background
-    from now on, so that a launcher that calls this early overlaps those seconds of imports
-    with its own work. Only the first call of a process sets `preload`."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
-    start_fork_server()
-    return context
 
 
 def start_fork_server() -> None:

@@ -43,9 +43,7 @@ if TYPE_CHECKING:
 class TrackedSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]):
         jobs = self.expand(arguments)
-        plans = [self.compose(job) for job in jobs]  # a bad value ends the sweep here
-        if hasattr(self.launcher, "warm_up"):  # rnngrad's pool: its workers' imports start now
-            self.launcher.warm_up()
+        plans = [self.compose(job) for job in jobs]
         conf = plans[0].cfg.tracking
         flat = flat_configs(plans)
         names = run_names(flat)  # quoted: the value has spaces and "="; a name has no quote
