@@ -155,7 +155,7 @@ class PoolLauncher(Launcher):
             return ret
 
         # what every worker needs, imported once by the fork server: this module (execute_job)
-        # and the job (MLflow, matplotlib), which experiments/train.py imports lazily
+        # and the job (MLflow), which experiments/train.py imports lazily
         preload = (__name__, "rnngrad.pipeline.job")
         progress = Progress(len(jobs), costs=getattr(self, "expected_costs", None))
         return pool.launch(shared, jobs, workers, failed, preload, progress.job_ended)
