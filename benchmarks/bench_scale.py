@@ -215,7 +215,7 @@ def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, float, flo
             grid = [*TINY, *where, "tracking.experiment=growth", f"hydra.launcher.n_jobs={workers}",
                     f"train.seed=range(0,{n})", f"hydra.sweep.dir={tmp}/multirun"]  # fmt: skip
             wall = seconds(
-                [sys.executable, "experiments/train.py", "-m", *grid], f"summary: {n} finished"
+                [sys.executable, "experiments/train.py", "-m", *grid], "0 skipped, 0 failed"
             )
             client = tracking.MlflowClient(uri)
             experiment = client.get_experiment_by_name("growth").experiment_id
