@@ -19,8 +19,9 @@ train.seed had run. Then, on that store:
 Then a sweep as a user launches it: `experiments/train.py -m` over 1,000 seeds of the same
 tiny configuration (2 workers) into a fresh SQLite store, and again into the PostgreSQL-backed
 MLflow server of `make server`, with the per-run cost of its first 100 runs against its last
-100: each run's time on its worker (the spacing of the runs' ends in the store, times the 2
-workers) less its training (its `wall_time_s`).
+100, and of each block of 100 between (a trend, or this machine's noise): each run's time on
+its worker (the spacing of the runs' ends in the store, times the 2 workers) less its
+training (its `wall_time_s`).
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--stores sqlite postgresql])
@@ -200,9 +201,9 @@ def window(runs: list, workers: int) -> tuple[float, float]:
     return held, statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
 
 
-def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, float, float, float]:
+def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, list[float], float]:
     """One n-run sweep into a fresh store of `kind`: (its wall seconds, the per-run overhead
-    of its first 100 runs, of its last 100, the median training time of a run)."""
+    of each block of 100 runs by their end, first to last, the mean training time of a run)."""
     with tempfile.TemporaryDirectory() as tmp:
         stop = None
         if kind == "sqlite":
@@ -227,16 +228,8 @@ def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, float, flo
     if len(runs) != n:
         sys.exit(f"the {kind} sweep finished {len(runs)} runs of {n}")
     runs.sort(key=lambda r: r.info.end_time)
-    (first, train_first), (last, train_last) = (
-        window(runs[:100], workers),
-        window(runs[-100:], workers),
-    )
-    return (
-        wall,
-        first - train_first,
-        last - train_last,
-        statistics.median([train_first, train_last]),
-    )
+    blocks = [window(runs[i : i + 100], workers) for i in range(0, n - 99, 100)]
+    return wall, [held - train for held, train in blocks], statistics.mean(t for _, t in blocks)
 
 
 def main() -> None:
@@ -250,12 +243,15 @@ def main() -> None:
     register()
     grown = []
     for kind in args.stores if args.sweep else []:
-        wall, first, last, train = sweep_growth(kind, args.sweep)
+        wall, blocks, train = sweep_growth(kind, args.sweep)
+        first, last = blocks[0], blocks[-1]
         grown.append((kind, wall, first, last, train))
         print(
             f"a {args.sweep}-run sweep on {kind}: {wall:.0f} s; per-run overhead, first 100 "
             f"runs {first * 1000:.0f} ms, last 100 {last * 1000:.0f} ms ({last / first - 1:+.1%}); "
-            f"training {train * 1000:.0f} ms a run",
+            f"training {train * 1000:.0f} ms a run; each block of 100: "
+            + " ".join(f"{b * 1000:.0f}" for b in blocks)
+            + " ms",
             flush=True,
         )
     rows = []
