@@ -102,7 +102,14 @@ def test_a_jobs_store_queries_do_not_grow_with_the_runs_of_its_experiment(tmp_pa
             plan = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {lookup[0]}", lookup[1])]
         assert any("rnngrad_config_hash" in step for step in plan), plan
     assert len(sent[20]) > 20  # it did talk to the store: creating, logging, closing its run
-    assert [s for s, _ in sent[20]] == [s for s, _ in sent[200]]  # the same, as many
+    assert clockless(sent[20]) == clockless(sent[200])  # the same, as many
+
+
+def clockless(sent: list[tuple[str, tuple]]) -> list[str]:
+    """The statements, less the heartbeat tag's update: the last flush rewrites the heartbeat
+    set when the run was created, and SQLAlchemy sends the UPDATE only if a second has turned
+    in between, which the clock decides, not the store."""
+    return [s for s, p in sent if not (s.startswith("UPDATE tags") and rec.HEARTBEAT in p)]
 
 
 def test_the_check_sees_a_lookup_that_reads_every_runs_hash(tmp_path):
