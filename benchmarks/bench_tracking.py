@@ -55,8 +55,8 @@ def store_alone(client, experiment: str, record: dict) -> None:
     for i in range(0, len(params), 100):  # log_batch takes at most 100 params per call
         client.log_batch(run_id, params=params[i : i + 100])
     points = [Metric(m.key, m.value, m.timestamp, m.step) for m in record["metrics"]]
-    for i in range(0, len(points), 1000):  # and at most 1000 metrics
-        client.log_batch(run_id, metrics=points[i : i + 1000])
+    for i in range(0, len(points), tracking.BATCH_LIMIT):  # and at most 1000 metrics
+        client.log_batch(run_id, metrics=points[i : i + tracking.BATCH_LIMIT])
     client.log_artifacts(run_id, record["files"])
     client.set_terminated(run_id, "FINISHED")
 

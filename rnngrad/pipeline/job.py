@@ -230,16 +230,21 @@ def record_outcome(plan: Plan, logger, recorder: Recorder, outcome, seconds: flo
         recorder.save_history(folder)
         if recorder.steps:
             recorder.save_profiles(folder)
-        if recorder.steps and plan.cfg.tracking.run_figure:
-            from .run_figure import DPI, plt, profile_figure  # matplotlib: only when drawing
-
-            fig = profile_figure(
-                recorder.steps,
-                recorder.arrays["log10_long"],
-                recorder.arrays["log10_total"],
-                title=run_title(plan),
-                same=plan.task.loss_at == "last",
-            )
-            fig.savefig(folder / rec.FIGURE, dpi=DPI)
-            plt.close(fig)
+            if plan.cfg.tracking.run_figure:
+                save_figure(plan, recorder, folder / rec.FIGURE)
         logger.client.log_artifacts(logger.run_id, str(folder))
+
+
+def save_figure(plan: Plan, recorder: Recorder, path: Path) -> None:
+    """profile.png: the run's profiles over training (tracking.run_figure=true)."""
+    from .run_figure import DPI, plt, profile_figure  # matplotlib: only when drawing
+
+    fig = profile_figure(
+        recorder.steps,
+        recorder.arrays["log10_long"],
+        recorder.arrays["log10_total"],
+        title=run_title(plan),
+        same=plan.task.loss_at == "last",
+    )
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
