@@ -37,6 +37,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 from stores import empty_store
 
 from rnngrad.pipeline import cli_help, verdict
@@ -45,7 +46,7 @@ from rnngrad.pipeline.compose import Composer
 from rnngrad.pipeline.config import MODELS, build, config_hash, plain, register
 from rnngrad.pipeline.errors import one_line
 from rnngrad.pipeline.labels import run_names
-from rnngrad.pipeline.sweeper import flat_configs
+from rnngrad.pipeline.sweeper import flat_configs, told
 from rnngrad.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +151,7 @@ def test_every_preset_composes_and_every_job_validates(preset):
             hashes.add(config_hash(cfg))
             assert cfg.tracking.experiment == preset
             # the sweeper's composition (rnngrad.pipeline.compose.Composer) is Hydra's
-            assert plain(composer([f"experiment={preset}", *job])) == plain(cfg)
+            assert plain(composer.job_config([f"experiment={preset}", *job])) == plain(cfg)
         assert len(hashes) == len(jobs)  # every job is a distinct configuration
         names = run_names(flat_configs(plans))
         assert len(set(names)) == len(jobs) and max(map(len, names)) <= 40, names  # short
@@ -179,7 +180,34 @@ def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job
         base = compose("config", return_hydra_config=True)
         composer = sweepers_composer(base)
         for _ in range(2):  # composed, then from what it kept
-            assert plain(composer(job)) == plain(compose("config", overrides=job))
+            assert plain(composer.job_config(job)) == plain(compose("config", overrides=job))
+
+
+@pytest.mark.parametrize("preset", ["vanishing", "remedies", "rnn_vs_attention"])
+def test_a_workers_composition_is_hydras_sweep_config_hydra_node_and_all(preset):
+    """What a worker of the pool runs a job with (Composer.sweep_config) is what Hydra's
+    load_sweep_config returns, to the last key of the hydra node (the overrides, the output
+    folder's name), for each job of a preset as the sweeper sends it: its grid's values, then
+    what the sweeper tells every job (quoted values with spaces, commas and "=")."""
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        master = compose(
+            "config",
+            overrides=[f"experiment={preset}", "hydra.launcher.n_jobs=2"],
+            return_hydra_config=True,
+        )
+        loader = GlobalHydra.instance().config_loader()
+        composer = sweepers_composer(master)
+        told_jobs = [
+            [f"experiment={preset}", *job, "internal.run_name='T=10 tanh s0'",
+             *told("1", "abc", 6, "1234567", "task.T,model.skip")]
+            for job in grid(master)
+        ]  # fmt: skip
+        for job in [*told_jobs, *told_jobs[:2]]:  # composed, then from what it kept
+            want = loader.load_sweep_config(master, job)
+            got = composer.sweep_config(job)
+            assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
+            assert list(got.hydra.overrides.task) == job  # every override, in order
 
 
 @pytest.mark.parametrize(
@@ -191,7 +219,7 @@ def test_the_sweepers_composition_refuses_what_hydra_refuses_in_the_same_words(j
         base = compose("config", return_hydra_config=True)
         composer = sweepers_composer(base)
         with pytest.raises(Exception) as fast:
-            composer(job)
+            composer.job_config(job)
         with pytest.raises(Exception) as full:
             compose("config", overrides=job)
     assert one_line(fast.value) == one_line(full.value)

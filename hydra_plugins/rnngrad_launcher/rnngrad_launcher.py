@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
@@ -32,6 +33,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import open_dict
 
+from rnngrad.pipeline.compose import Composer
 from rnngrad.pipeline.progress import Progress
 
 GENERIC = {
@@ -162,12 +164,17 @@ class PoolLauncher(Launcher):
 
 
 def execute_job(shared: dict, job) -> JobReturn:
-    """Run one job in a worker: Hydra's run_job on the job's composed config."""
+    """Run one job in a worker: Hydra's run_job on the job's composed config. The config is
+    Hydra's own (load_sweep_config's), composed by the worker's Composer: its jobs share
+    their config groups, which it composes once."""
     index, overrides = job
     setup_globals()
     Singleton.set_state(shared["singleton_state"])
-    loader = shared["hydra_context"].config_loader
-    sweep_config = loader.load_sweep_config(shared["config"], list(overrides))
+    if "composer" not in shared:  # the worker's own copy of `shared`, kept between its jobs
+        loader = shared["hydra_context"].config_loader
+        parser = OverridesParser.create(config_loader=loader)
+        shared["composer"] = Composer(loader, shared["config"], parser)
+    sweep_config = shared["composer"].sweep_config(list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{index}"
         sweep_config.hydra.job.num = index

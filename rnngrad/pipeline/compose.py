@@ -1,12 +1,13 @@
-"""A sweep's job configs, as Hydra composes them, at a fraction of the cost (the sweeper's)."""
+"""A sweep's job configs, as Hydra composes them, at a fraction of the cost (the sweeper's,
+and the worker pool's for each job it runs)."""
 
 from __future__ import annotations
 
 import copy
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 
 class Composer:
@@ -17,31 +18,57 @@ class Composer:
     in order (model.hidden_size=128). The jobs of a sweep mostly share their groups, so the
     first step is done once per distinct set of group overrides and kept; each job then gets
     a copy with its own values applied by the function Hydra applies them with
-    (tests/test_pipeline.py compares every preset's every job with Hydra's own composition)."""
+    (tests/test_pipeline.py compares every preset's every job with Hydra's own composition).
+    `job_config` is the job's config (the sweeper's, to validate and hash it); `sweep_config`
+    is all that Hydra's `load_sweep_config` returns, its hydra node too (a worker's, to run
+    the job)."""
 
     def __init__(self, loader, master: DictConfig, parser: OverridesParser) -> None:
         self.loader, self.master, self.parser = loader, master, parser
-        self.composed: dict[tuple[str, ...], DictConfig] = {}  # by group overrides
+        self.whole: dict[tuple[str, ...], DictConfig] = {}  # by group overrides
+        self.jobs: dict[tuple[str, ...], DictConfig] = {}  # the same, without the hydra node
 
     def composing(self, override) -> bool:
         """Whether an override takes part in the first step: a config group's choice, as
         Hydra tells them (a dict value is a value, even on a group's key), and any hydra.*
-        key, which only the hydra node (dropped) holds."""
+        key."""
         key = override.key_or_group
         if key == "hydra" or key.startswith(("hydra.", "hydra/")) or override.package:
             return True
         return self.loader.repository.group_exists(key) and not isinstance(override.value(), dict)
 
-    def __call__(self, job: list[str]) -> DictConfig:
+    def composed(self, job: list[str], hydra: bool) -> tuple[DictConfig, list]:
+        """(a copy of the first step's config, with the hydra node or not; the job's parsed
+        overrides, each with whether it took part in the first step)."""
         parsed = self.parser.parse_overrides(list(job))
-        group = [self.composing(o) for o in parsed]
-        groups = tuple(o.input_line for o, g in zip(parsed, group, strict=True) if g)
-        if groups not in self.composed:
-            cfg = self.loader.load_sweep_config(self.master, list(groups))
-            with open_dict(cfg):
-                del cfg["hydra"]
-            self.composed[groups] = cfg
-        cfg = copy.deepcopy(self.composed[groups])
-        values = [o for o, g in zip(parsed, group, strict=True) if not g]
+        split = [(o, self.composing(o)) for o in parsed]
+        groups = tuple(o.input_line for o, composing in split if composing)
+        if groups not in self.whole:
+            self.whole[groups] = self.loader.load_sweep_config(self.master, list(groups))
+            self.jobs[groups] = copy.deepcopy(self.whole[groups])
+            with open_dict(self.jobs[groups]):
+                del self.jobs[groups]["hydra"]
+        cfg = copy.deepcopy((self.whole if hydra else self.jobs)[groups])
+        values = [o for o, composing in split if not composing]
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        return cfg, parsed
+
+    def job_config(self, job: list[str]) -> DictConfig:
+        """The job's config, without Hydra's own node."""
+        return self.composed(job, hydra=False)[0]
+
+    def sweep_config(self, job: list[str]) -> DictConfig:
+        """What Hydra's `load_sweep_config(master, job)` returns: the job's config and the
+        hydra node that says how it was made (its overrides, its output folder's name)."""
+        cfg, parsed = self.composed(job, hydra=True)
+        task = [o for o in parsed if not o.is_hydra_override()]
+        naming = cfg.hydra.job.config.override_dirname
+        cfg.hydra.overrides.task = [o.input_line for o in task]  # all of them, in their order
+        cfg.hydra.job.override_dirname = get_overrides_dirname(
+            overrides=task,
+            kv_sep=naming.kv_sep,
+            item_sep=naming.item_sep,
+            exclude_keys=naming.exclude_keys,
+        )
+        OmegaConf.copy_cache(from_config=self.master, to_config=cfg)
         return cfg

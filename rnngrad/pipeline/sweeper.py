@@ -114,7 +114,7 @@ class TrackedSweeper(BasicSweeper):
     def compose(self, job: list[str]) -> Plan:
         """The job's config, built (and so validated) in full; a bad value ends the sweep."""
         try:
-            return build(self.composer(job))
+            return build(self.composer.job_config(job))
         except Exception as err:
             fail(err, job)
 
