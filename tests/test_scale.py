@@ -5,7 +5,9 @@ index on the run or the configuration's hash, never by reading the runs of the e
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,32 @@ def test_the_check_sees_a_lookup_that_reads_every_runs_hash(tmp_path):
     assert reads_other_runs(db, "SELECT run_uuid FROM runs WHERE status = 'RUNNING'", ()) == [
         "SCAN runs"
     ]
+
+
+def journal_mode(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        return con.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_sqlite_store_keeps_a_write_ahead_log_unless_another_process_is_reading(tmp_path):
+    """open_client puts a new SQLite store in write-ahead-log mode (store.write_ahead); a store
+    in the default mode that another process is reading at that moment opens all the same,
+    within seconds, and stays as it was until a later open finds a moment to switch."""
+    fresh = tmp_path / "fresh" / "mlflow.db"
+    fresh.parent.mkdir()
+    open_client(f"sqlite:///{fresh}")
+    assert journal_mode(fresh) == "wal"
+
+    old = tmp_path / "old" / "mlflow.db"
+    uri = empty_store(old)
+    with contextlib.closing(sqlite3.connect(old)) as con:
+        con.execute("PRAGMA journal_mode=DELETE")  # a store made before the log, say
+    with contextlib.closing(sqlite3.connect(old, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM runs").fetchone()  # a read transaction, open
+        start = time.monotonic()
+        open_client(uri)
+        assert time.monotonic() - start < 30
+        assert journal_mode(old) == "delete"
+    open_client(uri)  # nobody reads now
+    assert journal_mode(old) == "wal"

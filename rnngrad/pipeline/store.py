@@ -191,9 +191,14 @@ def write_ahead(con: sqlite3.Connection) -> None:
     job that writes it. The -wal and -shm files live beside the database while a process has
     it open; the last one to close it folds the log back in. Crash-safe like the journal: a
     killed process never loses a committed transaction. Needs a local disk, as SQLite always
-    does here (a SLURM sweep is refused a SQLite store)."""
-    if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        con.execute("PRAGMA journal_mode=WAL")  # waits (timeout) while others hold the file
+    does here (a SLURM sweep is refused a SQLite store). The switch needs a moment when no
+    other process is inside a transaction; if none comes within 5 s, the store stays as it
+    is (it works either way) and the next launch tries again."""
+    if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    con.execute("PRAGMA busy_timeout = 5000")
+    with contextlib.suppress(sqlite3.OperationalError):  # locked: another process reads
+        con.execute("PRAGMA journal_mode=WAL")
 
 
 class StoppedWhileReading(logging.Filter):
