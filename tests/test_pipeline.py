@@ -179,35 +179,64 @@ def test_the_sweepers_composition_is_hydras_for_any_mix_of_groups_and_values(job
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         base = compose("config", return_hydra_config=True)
         composer = sweepers_composer(base)
+        loader = GlobalHydra.instance().config_loader()
         for _ in range(2):  # composed, then from what it kept
             assert plain(composer.job_config(job)) == plain(compose("config", overrides=job))
+            # and a worker's, hydra node and all
+            same_sweep_config(composer.sweep_config(job), loader.load_sweep_config(base, job))
+
+
+def same_sweep_config(got, want) -> None:
+    """Equal to the last key of the hydra node, with the same flags and resolver cache."""
+    assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
+    for node in ("", "hydra", "model"):
+        got_node, want_node = OmegaConf.select(got, node), OmegaConf.select(want, node)
+        assert OmegaConf.is_struct(got_node) == OmegaConf.is_struct(want_node)
+        assert OmegaConf.is_readonly(got_node) == OmegaConf.is_readonly(want_node)
+    assert OmegaConf.get_cache(got) == OmegaConf.get_cache(want)
 
 
 @pytest.mark.parametrize("preset", ["vanishing", "remedies", "rnn_vs_attention"])
 def test_a_workers_composition_is_hydras_sweep_config_hydra_node_and_all(preset):
     """What a worker of the pool runs a job with (Composer.sweep_config) is what Hydra's
     load_sweep_config returns, to the last key of the hydra node (the overrides, the output
-    folder's name), for each job of a preset as the sweeper sends it: its grid's values, then
-    what the sweeper tells every job (quoted values with spaces, commas and "=")."""
+    folder's name, with a key left out of it), for each job of a preset as the sweeper sends
+    it: its grid's values, the command line's, then what the sweeper tells every job (quoted
+    values with spaces, commas and "=")."""
     register()
+    launch = [f"experiment={preset}", "hydra.launcher.n_jobs=2",
+              "hydra.job.config.override_dirname.exclude_keys=[train.seed]"]  # fmt: skip
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        master = compose(
-            "config",
-            overrides=[f"experiment={preset}", "hydra.launcher.n_jobs=2"],
-            return_hydra_config=True,
-        )
+        master = compose("config", overrides=launch, return_hydra_config=True)
         loader = GlobalHydra.instance().config_loader()
         composer = sweepers_composer(master)
         told_jobs = [
-            [f"experiment={preset}", *job, "internal.run_name='T=10 tanh s0'",
-             *told("1", "abc", 6, "1234567", "task.T,model.skip")]
+            [*job, f"experiment={preset}", "train.seed=3", "tracking.uri=sqlite:////tmp/x.db",
+             "internal.run_name='T=10 tanh s0'", *told("1", "abc", 6, "1234567", "task.T,b")]
             for job in grid(master)
         ]  # fmt: skip
         for job in [*told_jobs, *told_jobs[:2]]:  # composed, then from what it kept
-            want = loader.load_sweep_config(master, job)
             got = composer.sweep_config(job)
-            assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
+            same_sweep_config(got, loader.load_sweep_config(master, job))
             assert list(got.hydra.overrides.task) == job  # every override, in order
+            assert "train.seed" not in got.hydra.job.override_dirname
+
+
+def test_a_workers_composition_with_a_search_path_is_hydras(tmp_path):
+    """hydra.searchpath can add config groups that only Hydra's own composition finds: then
+    every job is composed by Hydra in full, and a group from that path is a group."""
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "short.yaml").write_text("# @package _global_\ntask:\n  T: 7\n")
+    register()
+    searchpath = f"hydra.searchpath=[file://{tmp_path}]"
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        master = compose("config", overrides=[searchpath], return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        composer = sweepers_composer(master)
+        for job in (["+extra=short", "model.hidden_size=16"], ["+extra=short"]):
+            got = composer.sweep_config(job)
+            same_sweep_config(got, loader.load_sweep_config(master, job))
+            assert got.task.T == 7 and composer.job_config(job).task.T == 7
 
 
 @pytest.mark.parametrize(

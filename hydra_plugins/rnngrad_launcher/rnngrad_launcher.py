@@ -164,8 +164,8 @@ class PoolLauncher(Launcher):
 
 
 def execute_job(shared: dict, job) -> JobReturn:
-    """Run one job in a worker: Hydra's run_job on the job's composed config. The config is
-    Hydra's own (load_sweep_config's), composed by the worker's Composer: its jobs share
+    """Run one job in a worker: Hydra's run_job on the job's composed config, equal to what
+    Hydra's load_sweep_config returns, composed by the worker's Composer: its jobs share
     their config groups, which it composes once."""
     index, overrides = job
     setup_globals()

@@ -20,13 +20,15 @@ class Composer:
     a copy with its own values applied by the function Hydra applies them with
     (tests/test_pipeline.py compares every preset's every job with Hydra's own composition).
     `job_config` is the job's config (the sweeper's, to validate and hash it); `sweep_config`
-    is all that Hydra's `load_sweep_config` returns, its hydra node too (a worker's, to run
-    the job)."""
+    equals what Hydra's `load_sweep_config` returns, its hydra node too (a worker's, to run
+    the job). With `hydra.searchpath` set, which can add config groups that only Hydra's
+    own composition finds, every job is composed by Hydra in full."""
 
     def __init__(self, loader, master: DictConfig, parser: OverridesParser) -> None:
         self.loader, self.master, self.parser = loader, master, parser
-        self.whole: dict[tuple[str, ...], DictConfig] = {}  # by group overrides
-        self.jobs: dict[tuple[str, ...], DictConfig] = {}  # the same, without the hydra node
+        self.searchpath = bool(OmegaConf.select(master, "hydra.searchpath"))
+        self.with_hydra: dict[tuple[str, ...], DictConfig] = {}  # by group overrides
+        self.without_hydra: dict[tuple[str, ...], DictConfig] = {}
 
     def composing(self, override) -> bool:
         """Whether an override takes part in the first step: a config group's choice, as
@@ -38,17 +40,24 @@ class Composer:
         return self.loader.repository.group_exists(key) and not isinstance(override.value(), dict)
 
     def composed(self, job: list[str], hydra: bool) -> tuple[DictConfig, list]:
-        """(a copy of the first step's config, with the hydra node or not; the job's parsed
-        overrides, each with whether it took part in the first step)."""
+        """(the job's config, with the hydra node or without; its parsed overrides)."""
         parsed = self.parser.parse_overrides(list(job))
+        if self.searchpath or any(o.key_or_group == "hydra.searchpath" for o in parsed):
+            cfg = self.loader.load_sweep_config(self.master, list(job))  # Hydra's, in full
+            if not hydra:
+                with open_dict(cfg):
+                    del cfg["hydra"]
+            return cfg, parsed
         split = [(o, self.composing(o)) for o in parsed]
         groups = tuple(o.input_line for o, composing in split if composing)
-        if groups not in self.whole:
-            self.whole[groups] = self.loader.load_sweep_config(self.master, list(groups))
-            self.jobs[groups] = copy.deepcopy(self.whole[groups])
-            with open_dict(self.jobs[groups]):
-                del self.jobs[groups]["hydra"]
-        cfg = copy.deepcopy((self.whole if hydra else self.jobs)[groups])
+        kept = self.with_hydra if hydra else self.without_hydra
+        if groups not in kept:
+            first = self.loader.load_sweep_config(self.master, list(groups))
+            if not hydra:
+                with open_dict(first):
+                    del first["hydra"]
+            kept[groups] = first
+        cfg = copy.deepcopy(kept[groups])
         values = [o for o, composing in split if not composing]
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         return cfg, parsed
