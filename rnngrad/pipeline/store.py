@@ -188,10 +188,12 @@ def write_ahead(con: sqlite3.Connection) -> None:
     not already. A commit then appends to mlflow.db-wal and syncs it once, where the default
     rollback journal creates, syncs and deletes a journal file beside the database's own
     sync: a run's record is stored faster, and the jobs that read the store never wait for a
-    job that writes it. The -wal and -shm files live beside the database while a process has
-    it open; the last one to close it folds the log back in. Crash-safe like the journal: a
-    killed process never loses a committed transaction. Needs a local disk, as SQLite always
-    does here (a SLURM sweep is refused a SQLite store). The switch needs a moment when no
+    job that writes it. The -wal and -shm files beside the database hold its latest commits
+    until they are folded into it: by the last process to close it, or (after a kill) the
+    next to open it. Crash-safe like the journal: a
+    killed process never loses a committed transaction. Like any SQLite store it needs a
+    local disk, not a network filesystem (which nothing here can check; a SLURM sweep is
+    refused a SQLite store for that reason). The switch needs a moment when no
     other process is inside a transaction; if none comes within 5 s, the store stays as it
     is (it works either way) and the next launch tries again."""
     if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
