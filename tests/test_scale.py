@@ -159,3 +159,42 @@ def test_a_sqlite_store_keeps_a_write_ahead_log_unless_another_process_is_readin
         assert journal_mode(old) == "delete"
     open_client(uri)  # nobody reads now
     assert journal_mode(old) == "wal"
+
+
+def runs_table_plan(uri: str, experiment_id: str) -> list[str]:
+    """SQLite's plan for the query the MLflow UI's runs table sends for its first page, sorted
+    by a metric (MLflow's search_runs)."""
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, tuple(parameters or ())))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        found = MlflowClient(uri).search_runs(
+            [experiment_id], order_by=["metrics.`log10_ratio` ASC"], max_results=100
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    assert len(found) == 100
+    (query,) = [(s, p) for s, p in sent if s.startswith("SELECT DISTINCT runs.run_uuid")]
+    with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as con:
+        return [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {query[0]}", query[1])]
+
+
+@pytest.mark.slow
+def test_the_ui_runs_table_sorted_by_a_metric_finds_each_runs_value_through_an_index(tmp_path):
+    """MLflow sorts by a metric by joining the runs to that metric's values; without the
+    planner's statistics (store.plan_statistics, refreshed as a launch opens the store and as
+    a sweep ends) SQLite reads every value for every run (5.7 s at 10,000 runs)."""
+    uri, experiment_id = store_of(tmp_path / "s", 150)
+    client = MlflowClient(uri)
+    for i, run in enumerate(client.search_runs([experiment_id], max_results=1000)):
+        client.log_metric(run.info.run_id, "log10_ratio", -i / 10)
+    open_client(uri)  # as a launch opens it
+    joined = [step for step in runs_table_plan(uri, experiment_id) if "LEFT-JOIN" in step]
+    assert joined and all(step.startswith("SEARCH") for step in joined), joined
+    with contextlib.closing(sqlite3.connect(tmp_path / "s" / "mlflow.db")) as con:
+        con.execute("DROP TABLE sqlite_stat1")  # what the check would see without them
+    joined = [step for step in runs_table_plan(uri, experiment_id) if "LEFT-JOIN" in step]
+    assert [step.split(" LEFT-JOIN")[0] for step in joined] == ["SCAN anon_1"], joined

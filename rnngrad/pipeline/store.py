@@ -180,7 +180,31 @@ def open_client(uri: str, checked: bool = False):
                 con.execute(HASH_INDEX)
                 con.commit()
                 write_ahead(con)
+                plan_statistics(con)
     return client
+
+
+def plan_statistics(con: sqlite3.Connection) -> None:
+    """Refresh the statistics SQLite's query planner reads (ANALYZE, sampling at most ~1,000
+    rows of each index: milliseconds, whatever the store holds). Without them, the query
+    behind the MLflow UI's runs table sorted by a metric (MLflow's search_runs) joins every run
+    to every run's value of that metric, a cost that grows with the square of the runs (5.7 s
+    for its first page at 10,000 runs); with them, SQLite indexes that join. Run as a launch
+    opens the store and as a sweep ends; a store that another process holds busy for 5 s
+    keeps the statistics it had."""
+    con.execute("PRAGMA busy_timeout = 5000")
+    con.execute("PRAGMA analysis_limit = 1000")
+    with contextlib.suppress(sqlite3.OperationalError):  # locked: another process writes
+        con.execute("ANALYZE")
+        con.commit()
+
+
+def refresh_plan_statistics(uri: str) -> None:
+    """plan_statistics for the SQLite store at `uri` (nothing for a server's store)."""
+    path = sqlite_path(uri)
+    if path is not None:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as con:
+            plan_statistics(con)
 
 
 def write_ahead(con: sqlite3.Connection) -> None:
