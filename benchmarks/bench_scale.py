@@ -19,9 +19,11 @@ train.seed had run. Then, on that store:
 Then a sweep as a user launches it: `experiments/train.py -m` over 1,000 seeds of the same
 tiny configuration (2 workers) into a fresh SQLite store, and again into the PostgreSQL-backed
 MLflow server of `make server`, with the per-run cost of its first 100 runs against its last
-100, and of each block of 100 between (a trend, or this machine's noise): each run's time on
-its worker (the spacing of the runs' ends in the store, times the 2 workers) less its
-training (its `wall_time_s`).
+100, and of each block of 100 between (a trend, or this machine's noise): the median, over
+the block's runs, of each run's time on its worker (from the end of that worker's previous
+run to its own, by the runs' pid tags and end times in the store) less its training (its
+`wall_time_s`). A median, because a second-long stall of this machine in one block would
+move a mean by 10 ms a run.
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--stores sqlite postgresql])
@@ -31,6 +33,7 @@ About an hour on 2 cores with the defaults: a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import shutil
@@ -41,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import defaultdict
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -193,12 +197,20 @@ def server_store(folder: Path):
     return f"http://127.0.0.1:{port}", [*ops, "stop", "--dir", str(folder)]
 
 
-def window(runs: list, workers: int) -> tuple[float, float]:
-    """(mean seconds a run holds its worker, of which training) over `runs`, consecutive by
-    their end: the span of their ends over the runs between, times the workers."""
-    ends = sorted(r.info.end_time for r in runs)
-    held = (ends[-1] - ends[0]) / 1000 / (len(runs) - 1) * workers
-    return held, statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
+def overheads(runs: list) -> dict[str, float]:
+    """Each run's time on its worker beyond its training: from the end of the previous run of
+    the same worker process (its pid tag) to its own end, less its `wall_time_s`. A worker's
+    first run has no previous one and is left out."""
+    by_worker = defaultdict(list)
+    for r in runs:
+        by_worker[r.data.tags[rec.PID]].append(r)
+    found = {}
+    for ended in by_worker.values():
+        ended.sort(key=lambda r: r.info.end_time)
+        for before, r in itertools.pairwise(ended):
+            held = (r.info.end_time - before.info.end_time) / 1000
+            found[r.info.run_id] = held - r.data.metrics[rec.WALL_TIME]
+    return found
 
 
 def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, list[float], float]:
@@ -228,8 +240,12 @@ def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, list[float
     if len(runs) != n:
         sys.exit(f"the {kind} sweep finished {len(runs)} runs of {n}")
     runs.sort(key=lambda r: r.info.end_time)
-    blocks = [window(runs[i : i + 100], workers) for i in range(0, n - 99, 100)]
-    return wall, [held - train for held, train in blocks], statistics.mean(t for _, t in blocks)
+    cost = overheads(runs)
+    blocks = [
+        statistics.median(cost[r.info.run_id] for r in runs[i : i + 100] if r.info.run_id in cost)
+        for i in range(0, n - 99, 100)
+    ]
+    return wall, blocks, statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
 
 
 def main() -> None:
