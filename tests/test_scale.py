@@ -61,6 +61,14 @@ def job_statements(uri: str, experiment_id: str) -> tuple[list[tuple[str, tuple]
     ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
+    with statements_sent() as sent:
+        assert run_job(cfg, overrides)["outcome"] in ("finished", "solved")
+    return sent, config_hash(cfg)
+
+
+@contextlib.contextmanager
+def statements_sent():
+    """Every SQL statement sent to any store inside the block, with its parameters."""
     sent = []
 
     def note(conn, cursor, statement, parameters, context, executemany):
@@ -68,10 +76,15 @@ def job_statements(uri: str, experiment_id: str) -> tuple[list[tuple[str, tuple]
 
     event.listen(Engine, "before_cursor_execute", note)
     try:
-        assert run_job(cfg, overrides)["outcome"] in ("finished", "solved")
+        yield sent
     finally:
         event.remove(Engine, "before_cursor_execute", note)
-    return sent, config_hash(cfg)
+
+
+def query_plan(db: Path, statement: str, parameters: tuple) -> list[str]:
+    """The steps of SQLite's plan for `statement` on the database `db`."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        return [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
 
 
 def reads_other_runs(db: Path, statement: str, parameters: tuple) -> list[str]:
@@ -79,11 +92,9 @@ def reads_other_runs(db: Path, statement: str, parameters: tuple) -> list[str]:
     one run's (or one configuration's) key."""
     if statement.split()[0].upper() not in ("SELECT", "UPDATE", "DELETE"):
         return []
-    with sqlite3.connect(db) as con:
-        plan = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
     return [
         step
-        for step in plan
+        for step in query_plan(db, statement, parameters)
         if any(f" {table} " in f" {step} " for table in PER_RUN)
         and not (step.startswith("SEARCH") and any(key in step for key in ONE_RUN))
     ]
@@ -100,8 +111,7 @@ def test_a_jobs_store_queries_do_not_grow_with_the_runs_of_its_experiment(tmp_pa
             assert not reads_other_runs(db, statement, parameters), statement
         # the claim looks the configuration up by its hash, through the index
         (lookup,) = [(s, p) for s, p in sent[runs] if digest in p and s.startswith("SELECT")]
-        with sqlite3.connect(db) as con:
-            plan = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {lookup[0]}", lookup[1])]
+        plan = query_plan(db, *lookup)
         assert any("rnngrad_config_hash" in step for step in plan), plan
     assert len(sent[20]) > 20  # it did talk to the store: creating, logging, closing its run
     assert clockless(sent[20]) == clockless(sent[200])  # the same, as many
@@ -164,22 +174,13 @@ def test_a_sqlite_store_keeps_a_write_ahead_log_unless_another_process_is_readin
 def runs_table_plan(uri: str, experiment_id: str) -> list[str]:
     """SQLite's plan for the query the MLflow UI's runs table sends for its first page, sorted
     by a metric (MLflow's search_runs)."""
-    sent = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append((statement, tuple(parameters or ())))
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
+    with statements_sent() as sent:
         found = MlflowClient(uri).search_runs(
             [experiment_id], order_by=["metrics.`log10_ratio` ASC"], max_results=100
         )
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
     assert len(found) == 100
     (query,) = [(s, p) for s, p in sent if s.startswith("SELECT DISTINCT runs.run_uuid")]
-    with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as con:
-        return [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {query[0]}", query[1])]
+    return query_plan(Path(uri.removeprefix("sqlite:///")), *query)
 
 
 @pytest.mark.slow

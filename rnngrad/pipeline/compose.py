@@ -43,24 +43,24 @@ class Composer:
         """(the job's config, with the hydra node or without; its parsed overrides)."""
         parsed = self.parser.parse_overrides(list(job))
         if self.searchpath or any(o.key_or_group == "hydra.searchpath" for o in parsed):
-            cfg = self.loader.load_sweep_config(self.master, list(job))  # Hydra's, in full
-            if not hydra:
-                with open_dict(cfg):
-                    del cfg["hydra"]
-            return cfg, parsed
+            return self.hydras(job, hydra), parsed  # Hydra's, in full
         split = [(o, self.composing(o)) for o in parsed]
         groups = tuple(o.input_line for o, composing in split if composing)
         kept = self.with_hydra if hydra else self.without_hydra
         if groups not in kept:
-            first = self.loader.load_sweep_config(self.master, list(groups))
-            if not hydra:
-                with open_dict(first):
-                    del first["hydra"]
-            kept[groups] = first
+            kept[groups] = self.hydras(groups, hydra)
         cfg = copy.deepcopy(kept[groups])
         values = [o for o, composing in split if not composing]
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         return cfg, parsed
+
+    def hydras(self, overrides, hydra: bool) -> DictConfig:
+        """Hydra's own composition of `overrides`, with its hydra node or without."""
+        cfg = self.loader.load_sweep_config(self.master, list(overrides))
+        if not hydra:
+            with open_dict(cfg):
+                del cfg["hydra"]
+        return cfg
 
     def job_config(self, job: list[str]) -> DictConfig:
         """The job's config, without Hydra's own node."""

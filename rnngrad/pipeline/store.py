@@ -210,16 +210,14 @@ def refresh_plan_statistics(uri: str) -> None:
 def write_ahead(con: sqlite3.Connection) -> None:
     """Put the SQLite store in write-ahead-log mode (a setting kept in the file), if it is
     not already. A commit then appends to mlflow.db-wal and syncs it once, where the default
-    rollback journal creates, syncs and deletes a journal file beside the database's own
-    sync: a run's record is stored faster, and the jobs that read the store never wait for a
-    job that writes it. The -wal and -shm files beside the database hold its latest commits
-    until they are folded into it: by the last process to close it, or (after a kill) the
-    next to open it. Crash-safe like the journal: a
-    killed process never loses a committed transaction. Like any SQLite store it needs a
-    local disk, not a network filesystem (which nothing here can check; a SLURM sweep is
-    refused a SQLite store for that reason). The switch needs a moment when no
-    other process is inside a transaction; if none comes within 5 s, the store stays as it
-    is (it works either way) and the next launch tries again."""
+    rollback journal creates, syncs and deletes a journal file: a run's record is stored
+    faster, and jobs that read the store never wait for one that writes it. The -wal and -shm
+    files beside the database hold its latest commits until they are folded into it, by the
+    last process to close it or (after a kill) the next to open it; a killed process never
+    loses a committed transaction. Like any SQLite store it needs a local disk (nothing here
+    can check that; a SLURM sweep is refused a SQLite store for that reason). The switch
+    needs a moment when no other process is inside a transaction; if none comes within 5 s,
+    the store stays as it is (it works either way) and the next launch tries again."""
     if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
         return
     con.execute("PRAGMA busy_timeout = 5000")
