@@ -23,16 +23,21 @@ MLflow server of `make server`, with the per-run cost of its first 100 runs agai
 the block's runs, of each run's time on its worker (from the end of that worker's previous
 run to its own, by the runs' pid tags and end times in the store) less its training (its
 `wall_time_s`). A median, because a second-long stall of this machine in one block would
-move a mean by 10 ms a run.
+move a mean by 10 ms a run. This machine's speed drifts over a sweep's minutes, so the first
+and last blocks also differ in when they ran; to tell the store's size from that, the sweep
+is followed by --rounds pairs of 100-run launches (new seeds), one into the store the sweep
+filled and one into a fresh store, alternating which goes first: their per-run overheads,
+and the median of the rounds' ratios.
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
-[--sweep 1000] [--stores sqlite postgresql])
+[--sweep 1000] [--rounds 3] [--stores sqlite postgresql])
 About an hour on 2 cores with the defaults: a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import platform
@@ -213,45 +218,90 @@ def overheads(runs: list) -> dict[str, float]:
     return found
 
 
-def sweep_growth(kind: str, n: int, workers: int = 2) -> tuple[float, list[float], float]:
-    """One n-run sweep into a fresh store of `kind`: (its wall seconds, the per-run overhead
-    of each block of 100 runs by their end, first to last, the mean training time of a run)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        stop = None
-        if kind == "sqlite":
-            uri = f"sqlite:///{tmp}/mlflow.db"
-            where = [f"tracking.uri={uri}", f"tracking.artifact_root={tmp}/art"]
-        else:
-            uri, stop = server_store(Path(tmp, "server"))
-            where = [f"tracking.uri={uri}"]
-        try:
-            grid = [*TINY, *where, "tracking.experiment=growth", f"hydra.launcher.n_jobs={workers}",
-                    f"train.seed=range(0,{n})", f"hydra.sweep.dir={tmp}/multirun"]  # fmt: skip
-            wall = seconds(
-                [sys.executable, "experiments/train.py", "-m", *grid], "0 skipped, 0 failed"
-            )
-            client = tracking.MlflowClient(uri)
-            experiment = client.get_experiment_by_name("growth").experiment_id
-            runs = [r for r in tracking.search_all(client, experiment, "attributes.status = 'FINISHED'")
-                    if r.data.tags.get(rec.ROLE) != "sweep"]  # fmt: skip
-        finally:
-            if stop:
-                subprocess.run(stop, capture_output=True)
-    if len(runs) != n:
-        sys.exit(f"the {kind} sweep finished {len(runs)} runs of {n}")
-    runs.sort(key=lambda r: r.info.end_time)
+@contextlib.contextmanager
+def sweep_store(kind: str, folder: Path):
+    """A fresh store of `kind` in `folder`, as (its URI, the overrides that send a sweep
+    there); a PostgreSQL server is stopped on the way out."""
+    folder.mkdir(parents=True)
+    if kind == "sqlite":
+        yield f"sqlite:///{folder}/mlflow.db", [f"tracking.artifact_root={folder}/art"]
+        return
+    folder.parent.chmod(0o755)  # PostgreSQL's own user must reach its data folder
+    uri, stop = server_store(folder / "server")
+    try:
+        yield uri, []
+    finally:
+        subprocess.run(stop, capture_output=True)
+
+
+def launched(uri: str, where: list[str], seeds: range, folder: Path, workers: int = 2):
+    """Launch a sweep of the tiny configuration over `seeds` into experiment "growth" of the
+    store at `uri`, as a user does (2 workers): (its seconds, its finished runs by their end)."""
+    grid = [*TINY, f"tracking.uri={uri}", *where, "tracking.experiment=growth",
+            f"hydra.launcher.n_jobs={workers}", f"train.seed=range({seeds.start},{seeds.stop})",
+            f"hydra.sweep.dir={tempfile.mkdtemp(dir=folder)}"]  # fmt: skip
+    took = seconds([sys.executable, "experiments/train.py", "-m", *grid], "0 skipped, 0 failed")
+    client = tracking.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("growth").experiment_id
+    wanted = {str(seed) for seed in seeds}
+    runs = [r for r in tracking.search_all(client, experiment, "attributes.status = 'FINISHED'")
+            if r.data.tags.get(rec.ROLE) != "sweep" and r.data.params.get("train.seed") in wanted]  # fmt: skip
+    if len(runs) != len(seeds):
+        sys.exit(f"the sweep over {len(seeds)} seeds finished {len(runs)} runs")
+    return took, sorted(runs, key=lambda r: r.info.end_time)
+
+
+def block_overheads(runs: list, size: int = 100) -> list[float]:
+    """The median per-run overhead (overheads()) of each block of `size` runs, by their end."""
     cost = overheads(runs)
-    blocks = [
-        statistics.median(cost[r.info.run_id] for r in runs[i : i + 100] if r.info.run_id in cost)
-        for i in range(0, n - 99, 100)
+    return [
+        statistics.median(cost[r.info.run_id] for r in runs[i : i + size] if r.info.run_id in cost)
+        for i in range(0, len(runs) - size + 1, size)
     ]
-    return wall, blocks, statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
+
+
+def sweep_growth(kind: str, n: int, rounds: int) -> dict:
+    """An n-run sweep into a fresh store of `kind` (its wall seconds, the per-run overhead of
+    each block of 100 runs, the mean training time of a run); then `rounds` pairs of 100-run
+    launches, one into that full store (new seeds) and one into a fresh store, alternating
+    which goes first: the per-run overhead of each (the same work, the same minutes of this
+    machine, only the store's size differs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        with sweep_store(kind, folder / "full") as (uri, where):
+            wall, runs = launched(uri, where, range(n), folder)
+            blocks = block_overheads(runs)
+            train = statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
+            full, fresh = [], []
+            for i in range(rounds):
+                seeds = range(n + 100 * i, n + 100 * (i + 1))
+                for which in ("full", "fresh") if i % 2 == 0 else ("fresh", "full"):
+                    if which == "full":
+                        (cost,) = block_overheads(launched(uri, where, seeds, folder)[1])
+                        full.append(cost)
+                        continue
+                    with sweep_store(kind, folder / f"fresh{i}") as (other, there):
+                        (cost,) = block_overheads(launched(other, there, range(100), folder)[1])
+                    fresh.append(cost)
+    return {"wall": wall, "blocks": blocks, "train": train, "full": full, "fresh": fresh}
+
+
+def milliseconds(values: list[float]) -> str:
+    return " ".join(f"{v * 1000:.0f}" for v in values) + " ms"
+
+
+def against(full: list[float], fresh: list[float]) -> str:
+    """The full store's per-run overhead against the fresh one's: the median of the rounds'
+    ratios (each round's two launches ran minutes apart on the same machine)."""
+    change = statistics.median(a / b for a, b in zip(full, fresh, strict=True)) - 1
+    return f"{change:+.1%} (median of the rounds)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--sweep", type=int, default=1000, help="runs of the sweep (0: none)")
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of 100-run launches")
     parser.add_argument("--stores", nargs="*", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     if args.sweep and args.sweep < 200:
@@ -259,15 +309,17 @@ def main() -> None:
     register()
     grown = []
     for kind in args.stores if args.sweep else []:
-        wall, blocks, train = sweep_growth(kind, args.sweep)
-        first, last = blocks[0], blocks[-1]
-        grown.append((kind, wall, first, last, train))
+        got = sweep_growth(kind, args.sweep, args.rounds)
+        grown.append((kind, got))
+        blocks, full, fresh = got["blocks"], got["full"], got["fresh"]
         print(
-            f"a {args.sweep}-run sweep on {kind}: {wall:.0f} s; per-run overhead, first 100 "
-            f"runs {first * 1000:.0f} ms, last 100 {last * 1000:.0f} ms ({last / first - 1:+.1%}); "
-            f"training {train * 1000:.0f} ms a run; each block of 100: "
-            + " ".join(f"{b * 1000:.0f}" for b in blocks)
-            + " ms",
+            f"a {args.sweep}-run sweep on {kind}: {got['wall']:.0f} s; per-run overhead, first "
+            f"100 runs {blocks[0] * 1000:.0f} ms, last 100 {blocks[-1] * 1000:.0f} ms "
+            f"({blocks[-1] / blocks[0] - 1:+.1%}); training {got['train'] * 1000:.0f} ms a run; "
+            f"each block of 100: {milliseconds(blocks)}\n"
+            f"  then 100-run launches, alternately into that store and into a fresh one "
+            f"({args.rounds} rounds): per-run overhead {milliseconds(full)} with "
+            f"{args.sweep:,}+ runs, {milliseconds(fresh)} fresh: {against(full, fresh)}",
             flush=True,
         )
     rows = []
@@ -306,12 +358,15 @@ def main() -> None:
         )
     if grown:
         print(f"\n| a {args.sweep:,}-run sweep | wall | per-run overhead, first 100 | last 100 | "
-              "change | training a run |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for kind, wall, first, last, train in grown:
+              f"change | 100-run launches: into it, into a fresh store | change |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for kind, got in grown:
+        blocks = got["blocks"]
         print(
-            f"| {kind} | {wall:.0f} s | {first * 1000:.0f} ms | {last * 1000:.0f} ms | "
-            f"{last / first - 1:+.1%} | {train * 1000:.0f} ms |"
+            f"| {kind} | {got['wall']:.0f} s | {blocks[0] * 1000:.0f} ms | "
+            f"{blocks[-1] * 1000:.0f} ms | {blocks[-1] / blocks[0] - 1:+.1%} | "
+            f"{milliseconds(got['full'])}; {milliseconds(got['fresh'])} | "
+            f"{against(got['full'], got['fresh'])} |"
         )
 
 
