@@ -43,6 +43,7 @@ import json
 import platform
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -261,47 +262,85 @@ def block_overheads(runs: list, size: int = 100) -> list[float]:
 
 
 def sweep_growth(kind: str, n: int, rounds: int) -> dict:
-    """An n-run sweep into a fresh store of `kind` (its wall seconds, the per-run overhead of
-    each block of 100 runs, the mean training time of a run); then `rounds` pairs of 100-run
-    launches, one into that full store (new seeds) and one into a fresh store, alternating
-    which goes first: the per-run overhead of each (the same work, the same minutes of this
-    machine, only the store's size differs)."""
+    """An n-run sweep into a new store of `kind`: its wall seconds, the per-run overhead of
+    each block of 100 runs, the mean training time of a run. Then `rounds` rounds, each of 100
+    runs (new seeds) into that store, and of 200 into a new store, its first 100 and its next
+    100 launched apart, alternating which store goes first: the per-run overhead of each
+    launch (the same work, in the same minutes of this machine; only the store differs). On
+    SQLite, the database pages one job changes in a new store, in one of 100 runs and in the
+    full one."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with sweep_store(kind, folder / "full") as (uri, where):
             wall, runs = launched(uri, where, range(n), folder)
-            blocks = block_overheads(runs)
-            train = statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
-            full, fresh = [], []
+            got = {"wall": wall, "blocks": block_overheads(runs), "pages": {}}
+            got["train"] = statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
+            got |= {"full": [], "first": [], "second": []}
+
+            def cost(store: str, there: list[str], seeds: range) -> float:
+                return block_overheads(launched(store, there, seeds, folder)[1])[0]
+
             for i in range(rounds):
-                seeds = range(n + 100 * i, n + 100 * (i + 1))
-                for which in ("full", "fresh") if i % 2 == 0 else ("fresh", "full"):
+                for which in ("full", "new") if i % 2 == 0 else ("new", "full"):
                     if which == "full":
-                        (cost,) = block_overheads(launched(uri, where, seeds, folder)[1])
-                        full.append(cost)
+                        got["full"].append(cost(uri, where, range(n + 100 * i, n + 100 * (i + 1))))
                         continue
-                    with sweep_store(kind, folder / f"fresh{i}") as (other, there):
-                        (cost,) = block_overheads(launched(other, there, range(100), folder)[1])
-                    fresh.append(cost)
-    return {"wall": wall, "blocks": blocks, "train": train, "full": full, "fresh": fresh}
+                    with sweep_store(kind, folder / f"new{i}") as (other, there):
+                        got["first"].append(cost(other, there, range(100)))
+                        got["second"].append(cost(other, there, range(100, 200)))
+                        if kind == "sqlite" and i == rounds - 1:
+                            got["pages"][200] = pages_changed(other, folder / f"new{i}")
+            if kind == "sqlite":
+                got["pages"][n + 100 * rounds] = pages_changed(uri, folder / "full")
+                with sweep_store(kind, folder / "empty") as (other, _):
+                    got["pages"][0] = pages_changed(other, folder / "empty")
+    return got
+
+
+def pages_changed(uri: str, folder: Path, jobs: int = 3) -> list[int]:
+    """The pages of the SQLite database at `uri` that each of `jobs` tiny jobs (new seeds, in
+    this process, as a sweep's jobs) changes: the database before and after each, compared
+    page by page (write-ahead log folded in)."""
+    client = open_client(uri)
+    experiment = tracking.ensure_experiment(client, "growth", (folder / "art").as_uri())
+    parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}).info.run_id
+    base = [*TINY, f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art",
+            "tracking.experiment=growth", *told(experiment, parent, 1, "bench")]  # fmt: skip
+
+    def pages() -> list[bytes]:
+        with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as con:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size = con.execute("PRAGMA page_size").fetchone()[0]
+            with contextlib.closing(sqlite3.connect(":memory:")) as image:
+                con.backup(image)
+                data = image.serialize()
+        return [data[i : i + size] for i in range(0, len(data), size)]
+
+    changed = []
+    for seed in range(10**6, 10**6 + jobs):
+        before = pages()
+        run(composed([*base, f"train.seed={seed}"]), [f"train.seed={seed}"])
+        after = pages()
+        changed.append(sum(a != b for a, b in itertools.zip_longest(before, after)))
+    return changed
 
 
 def milliseconds(values: list[float]) -> str:
     return " ".join(f"{v * 1000:.0f}" for v in values) + " ms"
 
 
-def against(full: list[float], fresh: list[float]) -> str:
-    """The full store's per-run overhead against the fresh one's: the median of the rounds'
-    ratios (each round's two launches ran minutes apart on the same machine)."""
-    change = statistics.median(a / b for a, b in zip(full, fresh, strict=True)) - 1
-    return f"{change:+.1%} (median of the rounds)"
+def against(some: list[float], others: list[float]) -> str:
+    """`some` launches' per-run overhead against `others`': the median of the rounds' ratios
+    (each round's launches ran minutes apart on the same machine)."""
+    change = statistics.median(a / b for a, b in zip(some, others, strict=True)) - 1
+    return f"{change:+.1%}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--sweep", type=int, default=1000, help="runs of the sweep (0: none)")
-    parser.add_argument("--rounds", type=int, default=3, help="pairs of 100-run launches")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of 100-run launches")
     parser.add_argument("--stores", nargs="*", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     if args.sweep and args.sweep < 200:
@@ -311,15 +350,23 @@ def main() -> None:
     for kind in args.stores if args.sweep else []:
         got = sweep_growth(kind, args.sweep, args.rounds)
         grown.append((kind, got))
-        blocks, full, fresh = got["blocks"], got["full"], got["fresh"]
+        blocks, full, first, second = (got[k] for k in ("blocks", "full", "first", "second"))
         print(
             f"a {args.sweep}-run sweep on {kind}: {got['wall']:.0f} s; per-run overhead, first "
             f"100 runs {blocks[0] * 1000:.0f} ms, last 100 {blocks[-1] * 1000:.0f} ms "
             f"({blocks[-1] / blocks[0] - 1:+.1%}); training {got['train'] * 1000:.0f} ms a run; "
             f"each block of 100: {milliseconds(blocks)}\n"
-            f"  then 100-run launches, alternately into that store and into a fresh one "
-            f"({args.rounds} rounds): per-run overhead {milliseconds(full)} with "
-            f"{args.sweep:,}+ runs, {milliseconds(fresh)} fresh: {against(full, fresh)}",
+            f"  then {args.rounds} rounds of 100 runs into that store and 200 into a new one "
+            f"(its first 100, then its next 100): per-run overhead {milliseconds(full)} with "
+            f"{args.sweep:,}+ runs in the store, {milliseconds(first)} as a store's first 100 "
+            f"runs, {milliseconds(second)} as its next 100; {args.sweep:,}+ against the next "
+            f"100: {against(full, second)}, the first 100 against the next: "
+            f"{against(first, second)} (medians of the rounds)"
+            + "".join(
+                f"\n  pages of the database one job changes, {size:,} runs in the store: "
+                + " ".join(map(str, counts))
+                for size, counts in sorted(got["pages"].items())
+            ),
             flush=True,
         )
     rows = []
@@ -358,15 +405,16 @@ def main() -> None:
         )
     if grown:
         print(f"\n| a {args.sweep:,}-run sweep | wall | per-run overhead, first 100 | last 100 | "
-              f"change | 100-run launches: into it, into a fresh store | change |")  # fmt: skip
+              f"change | then, {args.sweep:,}+ runs in the store; a new store's first 100; "
+              f"its next 100 | change, {args.sweep:,}+ against the next 100 |")  # fmt: skip
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind, got in grown:
         blocks = got["blocks"]
         print(
             f"| {kind} | {got['wall']:.0f} s | {blocks[0] * 1000:.0f} ms | "
             f"{blocks[-1] * 1000:.0f} ms | {blocks[-1] / blocks[0] - 1:+.1%} | "
-            f"{milliseconds(got['full'])}; {milliseconds(got['fresh'])} | "
-            f"{against(got['full'], got['fresh'])} |"
+            + "; ".join(milliseconds(got[k]) for k in ("full", "first", "second"))
+            + f" | {against(got['full'], got['second'])} |"
         )
 
 
