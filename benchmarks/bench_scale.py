@@ -1,14 +1,18 @@
 """How the pipeline's costs grow with the store: experiments of 100, 1,000 and 10,000 runs.
 
-For each size N, a fresh SQLite store holds one experiment of N finished runs of a tiny
+For each size N, a new SQLite store holds one experiment of N finished runs of a tiny
 configuration (temporal order, tanh, T = 10, H = 8, 20 steps; train.seed = 0 … N − 1): the
 first trained by a real job, the others its copies written through MLflow (its tags, params,
 last metrics and files, each under the config hash of its own seed), as if a sweep over
 train.seed had run. Then, on that store:
 
-- per-run overhead: new configurations (seeds N, N + 1, …) run as a sweep's jobs in this
-  process, with tracking on and off, interleaved; the overhead is the median of on − off,
-  what recording a run costs beyond training it;
+- per-run overhead: a new configuration (seed N + r) run as a sweep's job in this process,
+  tracked and untracked, its time beyond training; what recording a run costs is the median
+  over 15 rounds of tracked − untracked. Every store takes its turn in every round (in an
+  order that rotates), so that the stores differ in their size, not in the minutes of this
+  machine they were measured in;
+- pages one job changes: the database before and after each of three such jobs, compared
+  page by page (and in a new, empty store): the work a job's commits write;
 - relaunch: `experiments/train.py -m … train.seed=range(0,N)` in a new process, every
   configuration already finished, from the launch to its last line;
 - report: `rnngrad-report --force` (a full build), then again without (the up-to-date check);
@@ -24,10 +28,10 @@ the block's runs, of each run's time on its worker (from the end of that worker'
 run to its own, by the runs' pid tags and end times in the store) less its training (its
 `wall_time_s`). A median, because a second-long stall of this machine in one block would
 move a mean by 10 ms a run. This machine's speed drifts over a sweep's minutes, so the first
-and last blocks also differ in when they ran; to tell the store's size from that, the sweep
-is followed by --rounds pairs of 100-run launches (new seeds), one into the store the sweep
-filled and one into a fresh store, alternating which goes first: their per-run overheads,
-and the median of the rounds' ratios.
+and last blocks also differ in when they ran. To tell the store's size from that, --rounds
+rounds follow, each of 100 runs (new seeds) launched into the store the sweep filled and of
+200 into a new store, its first 100 and its next 100 launched apart, alternating which store
+goes first: the per-run overhead of each launch, and the medians of the rounds' ratios.
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--rounds 3] [--stores sqlite postgresql])
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import json
 import platform
@@ -64,6 +69,7 @@ from rnngrad.pipeline.store import open_client
 from rnngrad.pipeline.sweeper import told
 
 ROOT = Path(__file__).resolve().parents[1]
+JOB_ROUNDS = 15  # rounds of the in-process per-run overhead, every store once each
 TINY = [
     "debug=default",
     "model.activation=tanh",
@@ -71,7 +77,6 @@ TINY = [
     "model.hidden_size=8",
     "task.T=10",
 ]
-NEW = 6  # new configurations per store for the per-run overhead (each on and off)
 
 
 def composed(overrides: list[str]):
@@ -124,21 +129,43 @@ def build_store(folder: Path, size: int) -> tuple[str, str, list[str]]:
     return uri, experiment, where
 
 
-def overhead(where: list[str], experiment: str, size: int) -> tuple[float, float]:
-    """(median seconds of a tiny job without tracking, median on − off) over NEW seeds."""
-    client = tracking.MlflowClient(where[0].removeprefix("tracking.uri="))
+@contextlib.contextmanager
+def as_sweeps_jobs(uri: str, experiment: str, where: list[str]):
+    """The overrides that run a tiny job in this process as a sweep's job into experiment
+    `experiment` of the store at `uri`, under a parent run closed on the way out."""
+    client = tracking.MlflowClient(uri)
     parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}).info.run_id
-    job = told(experiment, parent, 1, "bench")
-    on, off = [], []
-    for seed in range(size, size + NEW):
-        for enabled, times in (("true", on), ("false", off)):
-            overrides = [*TINY, *where, *job, f"tracking.enabled={enabled}", f"train.seed={seed}"]
-            cfg = composed(overrides)
-            start = time.perf_counter()
-            run(cfg, [f"train.seed={seed}"])
-            times.append(time.perf_counter() - start)
-    client.set_terminated(parent, "FINISHED")
-    return statistics.median(off), statistics.median(a - b for a, b in zip(on, off, strict=True))
+    try:
+        yield [*TINY, *where, *told(experiment, parent, 1, "bench")]
+    finally:
+        client.set_terminated(parent, "FINISHED")
+
+
+def beyond_training(overrides: list[str], seed: int) -> float:
+    """Seconds a tiny job of seed `seed` takes in this process, less its training."""
+    cfg = composed([*overrides, f"train.seed={seed}"])
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):  # its lines
+        result = run(cfg, [f"train.seed={seed}"])
+    return time.perf_counter() - start - result["seconds"]
+
+
+def job_costs(stores: dict[int, tuple], rounds: int) -> dict[int, float]:
+    """What recording a run costs in each store (size: (uri, experiment, overrides)): over
+    `rounds` rounds, each store's new seed run as a sweep's job tracked and untracked (time
+    beyond training, in turn), every store once a round, in an order that rotates; per store
+    the median of tracked − untracked. Interleaved, the stores differ in their size only, not
+    in the minutes of this machine they were measured in."""
+    sizes, costs = list(stores), defaultdict(list)
+    with contextlib.ExitStack() as parents:
+        jobs = {size: parents.enter_context(as_sweeps_jobs(*s)) for size, s in stores.items()}
+        for r in range(rounds):
+            for size in sizes[r % len(sizes) :] + sizes[: r % len(sizes)]:
+                seed, took = size + r, {}  # the store holds seeds 0 ... size − 1
+                for on in ("true", "false") if r % 2 == 0 else ("false", "true"):
+                    took[on] = beyond_training([*jobs[size], f"tracking.enabled={on}"], seed)
+                costs[size].append(took["true"] - took["false"])
+    return {size: statistics.median(c) for size, c in costs.items()}
 
 
 def seconds(command: list[str], expect: str) -> float:
@@ -266,14 +293,12 @@ def sweep_growth(kind: str, n: int, rounds: int) -> dict:
     each block of 100 runs, the mean training time of a run. Then `rounds` rounds, each of 100
     runs (new seeds) into that store, and of 200 into a new store, its first 100 and its next
     100 launched apart, alternating which store goes first: the per-run overhead of each
-    launch (the same work, in the same minutes of this machine; only the store differs). On
-    SQLite, the database pages one job changes in a new store, in one of 100 runs and in the
-    full one."""
+    launch (the same work, in the same minutes of this machine; only the store differs)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with sweep_store(kind, folder / "full") as (uri, where):
             wall, runs = launched(uri, where, range(n), folder)
-            got = {"wall": wall, "blocks": block_overheads(runs), "pages": {}}
+            got = {"wall": wall, "blocks": block_overheads(runs)}
             got["train"] = statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
             got |= {"full": [], "first": [], "second": []}
 
@@ -288,12 +313,6 @@ def sweep_growth(kind: str, n: int, rounds: int) -> dict:
                     with sweep_store(kind, folder / f"new{i}") as (other, there):
                         got["first"].append(cost(other, there, range(100)))
                         got["second"].append(cost(other, there, range(100, 200)))
-                        if kind == "sqlite" and i == rounds - 1:
-                            got["pages"][200] = pages_changed(other, folder / f"new{i}")
-            if kind == "sqlite":
-                got["pages"][n + 100 * rounds] = pages_changed(uri, folder / "full")
-                with sweep_store(kind, folder / "empty") as (other, _):
-                    got["pages"][0] = pages_changed(other, folder / "empty")
     return got
 
 
@@ -302,10 +321,8 @@ def pages_changed(uri: str, folder: Path, jobs: int = 3) -> list[int]:
     this process, as a sweep's jobs) changes: the database before and after each, compared
     page by page (write-ahead log folded in)."""
     client = open_client(uri)
-    experiment = tracking.ensure_experiment(client, "growth", (folder / "art").as_uri())
-    parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}).info.run_id
-    base = [*TINY, f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art",
-            "tracking.experiment=growth", *told(experiment, parent, 1, "bench")]  # fmt: skip
+    experiment = tracking.ensure_experiment(client, "pages", (folder / "art").as_uri())
+    where = [f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art"]
 
     def pages() -> list[bytes]:
         with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as con:
@@ -317,11 +334,11 @@ def pages_changed(uri: str, folder: Path, jobs: int = 3) -> list[int]:
         return [data[i : i + size] for i in range(0, len(data), size)]
 
     changed = []
-    for seed in range(10**6, 10**6 + jobs):
-        before = pages()
-        run(composed([*base, f"train.seed={seed}"]), [f"train.seed={seed}"])
-        after = pages()
-        changed.append(sum(a != b for a, b in itertools.zip_longest(before, after)))
+    with as_sweeps_jobs(uri, experiment, where) as overrides:
+        for seed in range(10**6, 10**6 + jobs):
+            before = pages()
+            beyond_training([*overrides, "tracking.experiment=pages"], seed)
+            changed.append(sum(a != b for a, b in itertools.zip_longest(before, pages())))
     return changed
 
 
@@ -361,47 +378,57 @@ def main() -> None:
             f"{args.sweep:,}+ runs in the store, {milliseconds(first)} as a store's first 100 "
             f"runs, {milliseconds(second)} as its next 100; {args.sweep:,}+ against the next "
             f"100: {against(full, second)}, the first 100 against the next: "
-            f"{against(first, second)} (medians of the rounds)"
-            + "".join(
-                f"\n  pages of the database one job changes, {size:,} runs in the store: "
-                + " ".join(map(str, counts))
-                for size, counts in sorted(got["pages"].items())
-            ),
+            f"{against(first, second)} (medians of the rounds)",
             flush=True,
         )
-    rows = []
-    for size in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
+    rows, stores = [], {}
+    with contextlib.ExitStack() as kept:
+        folders = {
+            size: Path(kept.enter_context(tempfile.TemporaryDirectory())) for size in args.sizes
+        }
+        for size, folder in folders.items():
             start = time.perf_counter()
-            uri, experiment, where = build_store(folder, size)
-            built = time.perf_counter() - start
-            job, cost = overhead(where, experiment, size)
-            grid = [*TINY, *where, f"train.seed=range(0,{size})", f"hydra.sweep.dir={tmp}/multirun"]
+            stores[size] = build_store(folder, size)
+            print(f"{size:>6} runs: built in {time.perf_counter() - start:.0f} s", flush=True)
+        costs = job_costs(stores, JOB_ROUNDS) if stores else {}
+        empty = Path(kept.enter_context(tempfile.TemporaryDirectory()))
+        pages = {0: pages_changed(f"sqlite:///{empty}/mlflow.db", empty)} if stores else {}
+        for size, folder in folders.items():
+            uri, experiment, where = stores[size]
+            pages[size] = pages_changed(uri, folder)
+            grid = [
+                *TINY,
+                *where,
+                f"train.seed=range(0,{size})",
+                f"hydra.sweep.dir={folder}/multirun",
+            ]
             relaunch = seconds(
                 [sys.executable, "experiments/train.py", "-m", *grid], f"0 to run, {size} already"
             )
             report = [sys.executable, "-m", "rnngrad.reports", "--experiment", f"scale{size}",
-                      "--tracking-uri", uri, "--out", f"{tmp}/reports"]  # fmt: skip
+                      "--tracking-uri", uri, "--out", f"{folder}/reports"]  # fmt: skip
             full = seconds([*report, "--force"], "wrote")
             check = seconds(report, "up to date")
             ui = ui_seconds(folder, experiment)
-        rows.append((size, job, cost, relaunch, full, check, ui))
-        print(
-            f"{size:>6} runs (built in {built:.0f} s): per-run overhead {cost * 1000:.0f} ms "
-            f"({cost / job:.0%} of a {job:.2f} s job); relaunch {relaunch:.1f} s; report "
-            f"{full:.1f} s, up-to-date check {check:.1f} s; UI runs table {ui * 1000:.0f} ms",
-            flush=True,
-        )
+            rows.append((size, costs[size], pages[size], relaunch, full, check, ui))
+            print(
+                f"{size:>6} runs: per-run overhead {costs[size] * 1000:.0f} ms; pages one job "
+                f"changes {' '.join(map(str, pages[size]))}; relaunch {relaunch:.1f} s; report "
+                f"{full:.1f} s, up-to-date check {check:.1f} s; UI runs table {ui * 1000:.0f} ms",
+                flush=True,
+            )
+    if pages:
+        print(f"     0 runs (a new store): pages one job changes {' '.join(map(str, pages[0]))}")
     print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or ''}")
     print(
-        "| runs | per-run overhead | relaunch | report build | report up to date | UI runs table |"
+        "| runs | per-run overhead | pages one job changes | relaunch | report build | "
+        "report up to date | UI runs table |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, job, cost, relaunch, full, check, ui in rows:
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, cost, changed, relaunch, full, check, ui in rows:
         print(
-            f"| {size:,} | {cost * 1000:.0f} ms ({cost / job:.0%}) | {relaunch:.1f} s | "
-            f"{full:.1f} s | {check:.1f} s | {ui * 1000:.0f} ms |"
+            f"| {size:,} | {cost * 1000:.0f} ms | {' '.join(map(str, changed))} | "
+            f"{relaunch:.1f} s | {full:.1f} s | {check:.1f} s | {ui * 1000:.0f} ms |"
         )
     if grown:
         print(f"\n| a {args.sweep:,}-run sweep | wall | per-run overhead, first 100 | last 100 | "
