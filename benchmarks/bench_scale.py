@@ -10,7 +10,7 @@ train.seed had run. Then, on that store:
   tracked and untracked, its time beyond training; what recording a run costs is the median
   over 15 rounds of tracked − untracked. Every store takes its turn in every round (in an
   order that rotates), so that the stores differ in their size, not in the minutes of this
-  machine they were measured in;
+  machine they were measured in. A new store, empty at first, takes its turn too;
 - pages one job changes: the database before and after each of three such jobs, compared
   page by page (and in a new, empty store): the work a job's commits write;
 - relaunch: `experiments/train.py -m … train.seed=range(0,N)` in a new process, every
@@ -104,6 +104,16 @@ def copy_run(client, experiment_id: str, template, parent: str, seed: int, diges
         source, Path(made.info.artifact_uri.removeprefix("file://")), dirs_exist_ok=True
     )
     client.set_terminated(made.info.run_id, "FINISHED")
+
+
+def new_store(folder: Path) -> tuple[str, str, list[str]]:
+    """A new, empty store, as build_store returns one."""
+    folder.mkdir(exist_ok=True)
+    uri = f"sqlite:///{folder}/mlflow.db"
+    experiment = tracking.ensure_experiment(open_client(uri), "scale0", (folder / "art").as_uri())
+    where = [f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art",
+             "tracking.experiment=scale0"]  # fmt: skip
+    return uri, experiment, where
 
 
 def build_store(folder: Path, size: int) -> tuple[str, str, list[str]]:
@@ -390,9 +400,9 @@ def main() -> None:
             start = time.perf_counter()
             stores[size] = build_store(folder, size)
             print(f"{size:>6} runs: built in {time.perf_counter() - start:.0f} s", flush=True)
-        costs = job_costs(stores, JOB_ROUNDS) if stores else {}
-        empty = Path(kept.enter_context(tempfile.TemporaryDirectory()))
-        pages = {0: pages_changed(f"sqlite:///{empty}/mlflow.db", empty)} if stores else {}
+        new = Path(kept.enter_context(tempfile.TemporaryDirectory()))
+        costs = job_costs({0: new_store(new), **stores}, JOB_ROUNDS) if stores else {}
+        pages = {0: pages_changed(new_store(new / "pages")[0], new / "pages")} if stores else {}
         for size, folder in folders.items():
             uri, experiment, where = stores[size]
             pages[size] = pages_changed(uri, folder)
@@ -418,7 +428,10 @@ def main() -> None:
                 flush=True,
             )
     if pages:
-        print(f"     0 runs (a new store): pages one job changes {' '.join(map(str, pages[0]))}")
+        print(
+            f"a new store (its first {JOB_ROUNDS} runs): per-run overhead {costs[0] * 1000:.0f} "
+            f"ms; pages one job changes {' '.join(map(str, pages[0]))}"
+        )
     print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or ''}")
     print(
         "| runs | per-run overhead | pages one job changes | relaunch | report build | "
