@@ -11,8 +11,9 @@ train.seed had run. Then, on that store:
   over 15 rounds of tracked − untracked. Every store takes its turn in every round (in an
   order that rotates), so that the stores differ in their size, not in the minutes of this
   machine they were measured in. A new store, empty at first, takes its turn too;
-- pages one job changes: the database before and after each of three such jobs, compared
-  page by page (and in a new, empty store): the work a job's commits write;
+- pages one job changes: the database before and after each of three tiny jobs (new seeds,
+  in an experiment of their own in that store, and in another new store), compared page by
+  page: what a job's commits write;
 - relaunch: `experiments/train.py -m … train.seed=range(0,N)` in a new process, every
   configuration already finished, from the launch to its last line;
 - report: `rnngrad-report --force` (a full build), then again without (the up-to-date check);
@@ -35,7 +36,7 @@ goes first: the per-run overhead of each launch, and the medians of the rounds' 
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--rounds 3] [--stores sqlite postgresql])
-About an hour on 2 cores with the defaults: a benchmark, not a test.
+About an hour and a half on 2 cores with the defaults: a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -370,8 +371,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of 100-run launches")
     parser.add_argument("--stores", nargs="*", default=["sqlite", "postgresql"])
     args = parser.parse_args()
-    if args.sweep and args.sweep < 200:
-        parser.error("--sweep: at least 200 runs (its first 100 and its last 100), or 0")
+    if args.sweep and (args.sweep < 200 or args.sweep % 100):
+        parser.error("--sweep: a multiple of 100, at least 200 (a first 100, a last 100), or 0")
+    if args.sweep and args.rounds < 1:
+        parser.error("--rounds: at least 1 with a sweep")
     register()
     grown = []
     for kind in args.stores if args.sweep else []:
@@ -429,8 +432,8 @@ def main() -> None:
             )
     if pages:
         print(
-            f"a new store (its first {JOB_ROUNDS} runs): per-run overhead {costs[0] * 1000:.0f} "
-            f"ms; pages one job changes {' '.join(map(str, pages[0]))}"
+            f"a new store: per-run overhead {costs[0] * 1000:.0f} ms (its first {JOB_ROUNDS} "
+            f"runs); pages one job changes {' '.join(map(str, pages[0]))} (another's first 3)"
         )
     print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or ''}")
     print(
