@@ -9,7 +9,9 @@ Tests about creating a store (two launches racing on a fresh one, say) start wit
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -26,7 +28,9 @@ def empty_store(path: Path) -> str:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         store.open_client(f"sqlite:///{folder / 'mlflow.db'}")  # MLflow creates and migrates it
         _TEMPLATE.append(folder / "mlflow.db")
-    if not path.exists():
+    if not path.exists():  # copied through SQLite: the template's write-ahead log included
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_TEMPLATE[0], path)
+        with contextlib.closing(sqlite3.connect(_TEMPLATE[0])) as template:
+            with contextlib.closing(sqlite3.connect(path)) as copy:
+                template.backup(copy)
     return f"sqlite:///{path}"

@@ -20,11 +20,14 @@ Run: .venv/bin/pytest tests/test_pipeline.py   (about 2 minutes)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -298,8 +301,17 @@ RECORDED = [  # a 2-job sweep over the activation
 
 
 def test_a_run_holds_its_record(store):
-    proc = store.launch(*RECORDED)
-    ok(proc)
+    db = store.tmp / "mlflow.db"
+    with contextlib.closing(sqlite3.connect(db)) as elsewhere:  # the store open elsewhere,
+        elsewhere.execute("SELECT count(*) FROM runs").fetchall()  # as the MLflow UI holds it
+        proc = store.launch(*RECORDED)
+        ok(proc)
+        # the sweep's end folded its write-ahead log into mlflow.db, though the launcher's
+        # was not the last connection to close: the file alone holds both runs and the sweep's
+        shutil.copyfile(db, store.tmp / "copy.db")
+        with contextlib.closing(sqlite3.connect(store.tmp / "copy.db")) as copy:
+            finished = copy.execute("SELECT count(*) FROM runs WHERE status = 'FINISHED'")
+            assert finished.fetchall() == [(3,)]
     client = store.client()
     parents = [
         r for r in store.runs("debug", children_only=False) if r.data.tags.get(rec.ROLE) == "sweep"

@@ -199,12 +199,20 @@ def plan_statistics(con: sqlite3.Connection) -> None:
         con.commit()
 
 
-def refresh_plan_statistics(uri: str) -> None:
-    """plan_statistics for the SQLite store at `uri` (nothing for a server's store)."""
+def after_sweep(uri: str) -> None:
+    """What the end of a sweep leaves a SQLite store (nothing for a server's store): the
+    planner's statistics refreshed for its new runs (plan_statistics), and its write-ahead log
+    folded into mlflow.db as far as no reader holds it (a passive checkpoint: it never waits
+    and never blocks a writer), so that mlflow.db alone holds the sweep's runs. SQLite folds
+    the log itself every ~1,000 pages written and as the store's last connection closes; while
+    another process keeps the store open (the MLflow UI, a notebook, another sweep), the last
+    close folds nothing."""
     path = sqlite_path(uri)
     if path is not None:
         with contextlib.closing(sqlite3.connect(path, timeout=5)) as con:
             plan_statistics(con)
+            with contextlib.suppress(sqlite3.OperationalError):
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def write_ahead(con: sqlite3.Connection) -> None:
@@ -212,9 +220,10 @@ def write_ahead(con: sqlite3.Connection) -> None:
     not already. A commit then appends to mlflow.db-wal and syncs it once, where the default
     rollback journal creates, syncs and deletes a journal file: a run's record is stored
     faster, and jobs that read the store never wait for one that writes it. The -wal and -shm
-    files beside the database hold its latest commits until they are folded into it, by the
-    last process to close it or (after a kill) the next to open it; a killed process never
-    loses a committed transaction. Like any SQLite store it needs a local disk (nothing here
+    files beside the database hold its latest commits until they are folded into it (every
+    ~1,000 pages written, as its last connection closes, and as a sweep ends: after_sweep);
+    every reader sees them meanwhile, and a killed process never loses a committed
+    transaction. Like any SQLite store it needs a local disk (nothing here
     can check that; a SLURM sweep is refused a SQLite store for that reason). The switch
     needs a moment when no other process is inside a transaction; if none comes within 5 s,
     the store stays as it is (it works either way) and the next launch tries again."""

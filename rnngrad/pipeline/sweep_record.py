@@ -167,7 +167,7 @@ class Sweep:
         self.client.set_tag(self.parent, rec.NOTE, note)
         failed = counts["failed"]
         self.client.set_terminated(self.parent, status="FAILED" if failed else "FINISHED")
-        store.refresh_plan_statistics(self.client.tracking_uri)  # for the UI: the new runs
+        store.after_sweep(self.client.tracking_uri)  # the planner's statistics; the log folded
 
 
 ORPHANED = "the job ended without closing its run (killed: SIGKILL, time limit or out of memory)"
