@@ -36,7 +36,7 @@ goes first: the per-run overhead of each launch, and the medians of the rounds' 
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--rounds 3] [--stores sqlite postgresql])
-About an hour and a half on 2 cores with the defaults: a benchmark, not a test.
+About an hour on 2 cores with the defaults: a benchmark, not a test.
 """
 
 from __future__ import annotations
