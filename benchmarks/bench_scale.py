@@ -22,17 +22,20 @@ train.seed had run. Then, on that store:
   /ajax-api/2.0/mlflow/runs/search, 100 runs, by log10_ratio).
 
 Then a sweep as a user launches it: `experiments/train.py -m` over 1,000 seeds of the same
-tiny configuration (2 workers) into a fresh SQLite store, and again into the PostgreSQL-backed
-MLflow server of `make server`, with the per-run cost of its first 100 runs against its last
-100, and of each block of 100 between (a trend, or this machine's noise): the median, over
-the block's runs, of each run's time on its worker (from the end of that worker's previous
-run to its own, by the runs' pid tags and end times in the store) less its training (its
-`wall_time_s`). A median, because a second-long stall of this machine in one block would
-move a mean by 10 ms a run. This machine's speed drifts over a sweep's minutes, so the first
-and last blocks also differ in when they ran. To tell the store's size from that, --rounds
-rounds follow, each of 100 runs (new seeds) launched into the store the sweep filled and of
-200 into a new store, its first 100 and its next 100 launched apart, alternating which store
-goes first: the per-run overhead of each launch, and the medians of the rounds' ratios.
+tiny configuration (2 workers) into a fresh SQLite store, and again into the PostgreSQL-
+backed MLflow server of `make server`, with the per-run cost of its first 100 runs against
+its last 100, and of each block of 100 between (a trend, or this machine's noise): the
+median, over the block's runs, of each run's time on its worker (from the end of that
+worker's previous run to its own, by the runs' pid tags and end times in the store) less its
+training (its `wall_time_s`). A median, because a second-long stall of this machine in one
+block would move a mean by 10 ms a run. Beside it, the CPU time the sweep's own processes
+(launcher, fork server, workers) used per run in each block, sampled from /proc: what the
+sweep itself spends (the time the machine's other tenants hold the cores is not in it). This
+machine's speed drifts over a sweep's minutes, so the first and last blocks also differ in
+when they ran. To tell the store's size from that, --rounds rounds follow, each of 100 runs
+(new seeds) launched into the store the sweep filled and of 200 into a new store, its first
+100 and its next 100 launched apart, alternating which store goes first: the per-run
+overhead of each launch, and the medians of the rounds' ratios.
 
 Run: make bench-scale   (or .venv/bin/python benchmarks/bench_scale.py [--sizes 100 1000]
 [--sweep 1000] [--rounds 3] [--stores sqlite postgresql])
@@ -46,6 +49,7 @@ import contextlib
 import io
 import itertools
 import json
+import os
 import platform
 import shutil
 import socket
@@ -54,11 +58,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from hydra import compose, initialize_config_dir
 from mlflow.entities import Metric, Param
 
@@ -181,13 +187,53 @@ def job_costs(stores: dict[int, tuple], rounds: int) -> dict[int, float]:
     return {size: statistics.median(c) for size, c in costs.items()}
 
 
-def seconds(command: list[str], expect: str) -> float:
+def seconds(command: list[str], expect: str, cpu: list | None = None) -> float:
+    """How long `command` takes (it must succeed and print `expect`); with `cpu`, a list,
+    (time, the CPU seconds its processes have used so far) sampled every 0.5 s into it."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    sampler = threading.Thread(target=sample_cpu, args=(proc, cpu), daemon=True)
+    if cpu is not None:
+        sampler.start()
+    out, err = proc.communicate()
     took = time.perf_counter() - start
-    if done.returncode != 0 or expect not in done.stdout:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    if proc.returncode != 0 or expect not in out:
+        sys.exit(f"{' '.join(command)} failed:\n{out[-2000:]}\n{err[-2000:]}")
     return took
+
+
+def sample_cpu(proc: subprocess.Popen, into: list) -> None:
+    """Until `proc` ends: (time, CPU seconds of it and every process under it, the ended ones
+    its processes have waited for included), every 0.5 s."""
+    tick = os.sysconf("SC_CLK_TCK")
+    while proc.poll() is None:
+        stats, children = {}, defaultdict(list)
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = sum(map(int, fields[11:15])) / tick  # utime … cstime
+                children[int(fields[1])].append(int(entry.name))
+        total, todo = 0.0, [proc.pid]
+        while todo:
+            pid = todo.pop()
+            total += stats.get(pid, 0.0)
+            todo += children.get(pid, [])
+        into.append((time.time(), total))
+        time.sleep(0.5)
+
+
+def cpu_per_run(samples: list, runs: list, size: int = 100) -> list[float]:
+    """The CPU seconds the sweep's processes used per run in each block of `size` runs (by
+    their end), from the samples of seconds(…, cpu=…): launcher, fork server and workers, the
+    time the machine's other tenants hold the cores not included."""
+    times, used = (list(column) for column in zip(*samples, strict=True))
+    ends = [runs[i].info.end_time / 1000 for i in range(0, len(runs), size)] + [
+        runs[-1].info.end_time / 1000
+    ]
+    at = [float(np.interp(t, times, used)) for t in ends]
+    counts = [size] * (len(ends) - 1)  # runs that end after one boundary, up to the next
+    counts[-1] = len(runs) - 1 - size * (len(ends) - 2)
+    return [(b - a) / n for a, b, n in zip(at[:-1], at[1:], counts, strict=True)]
 
 
 def ui_seconds(folder: Path, experiment: str, port: int = 5097) -> float:
@@ -281,7 +327,10 @@ def launched(uri: str, where: list[str], seeds: range, folder: Path, workers: in
     grid = [*TINY, f"tracking.uri={uri}", *where, "tracking.experiment=growth",
             f"hydra.launcher.n_jobs={workers}", f"train.seed=range({seeds.start},{seeds.stop})",
             f"hydra.sweep.dir={tempfile.mkdtemp(dir=folder)}"]  # fmt: skip
-    took = seconds([sys.executable, "experiments/train.py", "-m", *grid], "0 skipped, 0 failed")
+    cpu: list = []
+    took = seconds(
+        [sys.executable, "experiments/train.py", "-m", *grid], "0 skipped, 0 failed", cpu
+    )
     client = tracking.MlflowClient(uri)
     experiment = client.get_experiment_by_name("growth").experiment_id
     wanted = {str(seed) for seed in seeds}
@@ -289,7 +338,7 @@ def launched(uri: str, where: list[str], seeds: range, folder: Path, workers: in
             if r.data.tags.get(rec.ROLE) != "sweep" and r.data.params.get("train.seed") in wanted]  # fmt: skip
     if len(runs) != len(seeds):
         sys.exit(f"the sweep over {len(seeds)} seeds finished {len(runs)} runs")
-    return took, sorted(runs, key=lambda r: r.info.end_time)
+    return took, sorted(runs, key=lambda r: r.info.end_time), cpu
 
 
 def block_overheads(runs: list, size: int = 100) -> list[float]:
@@ -310,8 +359,8 @@ def sweep_growth(kind: str, n: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with sweep_store(kind, folder / "full") as (uri, where):
-            wall, runs = launched(uri, where, range(n), folder)
-            got = {"wall": wall, "blocks": block_overheads(runs)}
+            wall, runs, cpu = launched(uri, where, range(n), folder)
+            got = {"wall": wall, "blocks": block_overheads(runs), "cpu": cpu_per_run(cpu, runs)}
             got["train"] = statistics.mean(r.data.metrics[rec.WALL_TIME] for r in runs)
             got |= {"full": [], "first": [], "second": []}
 
@@ -388,6 +437,8 @@ def main() -> None:
             f"100 runs {blocks[0] * 1000:.0f} ms, last 100 {blocks[-1] * 1000:.0f} ms "
             f"({blocks[-1] / blocks[0] - 1:+.1%}); training {got['train'] * 1000:.0f} ms a run; "
             f"each block of 100: {milliseconds(blocks)}\n"
+            f"  its processes' CPU time per run, each block of 100: {milliseconds(got['cpu'])} "
+            f"(last against first {got['cpu'][-1] / got['cpu'][0] - 1:+.1%})\n"
             f"  then {args.rounds} rounds of 100 runs into that store and 200 into a new one "
             f"(its first 100, then its next 100): per-run overhead {milliseconds(full)} with "
             f"{args.sweep:,}+ runs in the store, {milliseconds(first)} as a store's first 100 "
