@@ -91,13 +91,12 @@ def composed(overrides: list[str]):
         return compose("config", overrides=overrides)
 
 
-def copy_run(client, experiment_id: str, template, parent: str, seed: int, digest: str) -> None:
-    """The template run again, as seed `seed` (config hash `digest`): tags, params, last
-    metrics and files."""
+def copy_run(client, experiment_id: str, template, seed: int, digest: str) -> None:
+    """The template run again, as seed `seed` (config hash `digest`) under the same sweep:
+    tags, params, last metrics and files."""
     tags = {k: v for k, v in template.data.tags.items() if k != "mlflow.runName"}
     tags[rec.CONFIG_HASH] = digest
     tags[rec.OVERRIDES] = tags[rec.OVERRIDES].replace("train.seed=0", f"train.seed={seed}")
-    tags[rec.PARENT] = parent
     made = client.create_run(experiment_id, tags=tags, run_name=f"s{seed}")
     params = {**template.data.params, "train.seed": str(seed)}
     now = int(time.time() * 1000)
@@ -113,36 +112,28 @@ def copy_run(client, experiment_id: str, template, parent: str, seed: int, diges
     client.set_terminated(made.info.run_id, "FINISHED")
 
 
-def new_store(folder: Path) -> tuple[str, str, list[str]]:
-    """A new, empty store, as build_store returns one."""
+def store_in(folder: Path, name: str) -> tuple[str, str, list[str]]:
+    """The SQLite store at folder/mlflow.db (created if new) with experiment `name` in it:
+    (its URI, the experiment's id, the overrides that send a job there)."""
     folder.mkdir(exist_ok=True)
     uri = f"sqlite:///{folder}/mlflow.db"
-    experiment = tracking.ensure_experiment(open_client(uri), "scale0", (folder / "art").as_uri())
+    experiment = tracking.ensure_experiment(open_client(uri), name, (folder / "art").as_uri())
     where = [f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art",
-             "tracking.experiment=scale0"]  # fmt: skip
+             f"tracking.experiment={name}"]  # fmt: skip
     return uri, experiment, where
 
 
 def build_store(folder: Path, size: int) -> tuple[str, str, list[str]]:
-    """A store of `size` runs (module doc); returns its URI, the experiment and the overrides
-    that name it."""
-    uri = f"sqlite:///{folder}/mlflow.db"
-    where = [
-        f"tracking.uri={uri}",
-        f"tracking.artifact_root={folder}/art",
-        f"tracking.experiment=scale{size}",
-    ]
-    client = open_client(uri)
-    experiment = tracking.ensure_experiment(client, f"scale{size}", (folder / "art").as_uri())
-    parent = client.create_run(experiment, tags={rec.ROLE: "sweep"}, run_name="sweep").info.run_id
-    base = [*TINY, *where, *told(experiment, parent, 1, "bench")]
-    run(composed([*base, "train.seed=0"]), ["train.seed=0"])
-    (template,) = [r for r in client.search_runs([experiment]) if r.info.run_id != parent]
-    cfg = composed([*base, "train.seed=0"])
-    for seed in range(1, size):
-        cfg.train.seed = seed  # the config a sweep composes for this seed: its hash
-        copy_run(client, experiment, template, parent, seed, config_hash(cfg))
-    client.set_terminated(parent, "FINISHED")
+    """A store of `size` runs (module doc), as store_in returns it."""
+    uri, experiment, where = store_in(folder, f"scale{size}")
+    client = tracking.MlflowClient(uri)
+    with as_sweeps_jobs(uri, experiment, where) as base:
+        run(composed([*base, "train.seed=0"]), ["train.seed=0"])
+        (template,) = [r for r in client.search_runs([experiment]) if r.data.tags.get(rec.ROLE) != "sweep"]  # fmt: skip
+        cfg = composed([*base, "train.seed=0"])
+        for seed in range(1, size):
+            cfg.train.seed = seed  # the config a sweep composes for this seed: its hash
+            copy_run(client, experiment, template, seed, config_hash(cfg))
     return uri, experiment, where
 
 
@@ -179,9 +170,8 @@ def job_costs(stores: dict[int, tuple], rounds: int) -> dict[int, float]:
         jobs = {size: parents.enter_context(as_sweeps_jobs(*s)) for size, s in stores.items()}
         for r in range(rounds):
             for size in sizes[r % len(sizes) :] + sizes[: r % len(sizes)]:
-                costs[size].append(
-                    beyond_training(jobs[size], size + r)
-                )  # seeds 0 … size − 1 are in
+                seed = size + r  # the store holds seeds 0 … size − 1
+                costs[size].append(beyond_training(jobs[size], seed))
             off = [*jobs[sizes[0]], "tracking.enabled=false"]
             costs["untracked"].append(beyond_training(off, r))
     return {size: statistics.median(c) for size, c in costs.items()}
@@ -192,9 +182,8 @@ def seconds(command: list[str], expect: str, cpu: list | None = None) -> float:
     (time, the CPU seconds its processes have used so far) sampled every 0.5 s into it."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
-    sampler = threading.Thread(target=sample_cpu, args=(proc, cpu), daemon=True)
     if cpu is not None:
-        sampler.start()
+        threading.Thread(target=sample_cpu, args=(proc, cpu), daemon=True).start()
     out, err = proc.communicate()
     took = time.perf_counter() - start
     if proc.returncode != 0 or expect not in out:
@@ -378,13 +367,11 @@ def sweep_growth(kind: str, n: int, rounds: int) -> dict:
     return got
 
 
-def pages_changed(uri: str, folder: Path, jobs: int = 3) -> list[int]:
-    """The pages of the SQLite database at `uri` that each of `jobs` tiny jobs (new seeds, in
-    this process, as a sweep's jobs) changes: the database before and after each, compared
-    page by page (write-ahead log folded in)."""
-    client = open_client(uri)
-    experiment = tracking.ensure_experiment(client, "pages", (folder / "art").as_uri())
-    where = [f"tracking.uri={uri}", f"tracking.artifact_root={folder}/art"]
+def pages_changed(folder: Path, jobs: int = 3) -> list[int]:
+    """The pages of the SQLite database in `folder` that each of `jobs` tiny jobs (new seeds,
+    in this process, as a sweep's jobs, in an experiment of their own) changes: the database
+    before and after each, compared page by page (write-ahead log folded in)."""
+    uri, experiment, where = store_in(folder, "pages")
 
     def pages() -> list[bytes]:
         with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as con:
@@ -399,7 +386,7 @@ def pages_changed(uri: str, folder: Path, jobs: int = 3) -> list[int]:
     with as_sweeps_jobs(uri, experiment, where) as overrides:
         for seed in range(10**6, 10**6 + jobs):
             before = pages()
-            beyond_training([*overrides, "tracking.experiment=pages"], seed)
+            beyond_training(overrides, seed)
             changed.append(sum(a != b for a, b in itertools.zip_longest(before, pages())))
     return changed
 
@@ -457,11 +444,11 @@ def main() -> None:
             stores[size] = build_store(folder, size)
             print(f"{size:>6} runs: built in {time.perf_counter() - start:.0f} s", flush=True)
         new = Path(kept.enter_context(tempfile.TemporaryDirectory()))
-        costs = job_costs({0: new_store(new), **stores}, JOB_ROUNDS) if stores else {}
-        pages = {0: pages_changed(new_store(new / "pages")[0], new / "pages")} if stores else {}
+        costs = job_costs({0: store_in(new, "scale0"), **stores}, JOB_ROUNDS) if stores else {}
+        pages = {0: pages_changed(new / "pages")} if stores else {}
         for size, folder in folders.items():
             uri, experiment, where = stores[size]
-            pages[size] = pages_changed(uri, folder)
+            pages[size] = pages_changed(folder)
             grid = [
                 *TINY,
                 *where,

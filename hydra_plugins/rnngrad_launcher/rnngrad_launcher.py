@@ -193,9 +193,9 @@ def sent_back(result: JobReturn) -> JobReturn:
     """What the launching process gets back of a job: its JobReturn without the job's composed
     configs (`cfg`, `hydra_cfg`), which the sweeper never reads and which, kept for every job,
     made the launcher grow with the sweep (by ~0.15 MB a job, measured over a 1,000-run sweep,
-    and unpickling them took its CPU from the workers); a failed
-    job's exception as one line, said where its chain of causes is still there: an exception
-    sent to the launching process arrives without them."""
+    and unpickling them took its CPU from the workers); a failed job's exception as one line,
+    said where its chain of causes is still there: an exception sent to the launching process
+    arrives without them."""
     from rnngrad.pipeline.errors import JobError, one_line
 
     result.cfg = result.hydra_cfg = None

@@ -223,10 +223,10 @@ def write_ahead(con: sqlite3.Connection) -> None:
     files beside the database hold its latest commits until they are folded into it (every
     ~1,000 pages written, as its last connection closes, and as a sweep ends: after_sweep);
     every reader sees them meanwhile, and a killed process never loses a committed
-    transaction. Like any SQLite store it needs a local disk (nothing here
-    can check that; a SLURM sweep is refused a SQLite store for that reason). The switch
-    needs a moment when no other process is inside a transaction; if none comes within 5 s,
-    the store stays as it is (it works either way) and the next launch tries again."""
+    transaction. Like any SQLite store it needs a local disk (nothing here can check that; a
+    SLURM sweep is refused a SQLite store for that reason). The switch needs a moment when no
+    other process is inside a transaction; if none comes within 5 s, the store stays as it is
+    (it works either way) and the next launch tries again."""
     if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
         return
     con.execute("PRAGMA busy_timeout = 5000")
